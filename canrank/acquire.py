@@ -1,0 +1,226 @@
+"""Find a source's files: the cache (``data/raw``), then a mirror folder, then the official URL.
+
+Why this order: a cached copy is what the last run used; a mirror (``--mirror`` or
+``CANRANK_MIRROR``) lets offline machines and CI work from a local copy of the published files;
+the official download is the last resort. A file whose sha256 differs from the catalogue is an
+error, never silently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from canrank.errors import InputError, MissingSourceError
+from canrank.sources import Source
+
+__all__ = ["Located", "fetch", "locate", "locate_all", "mirror_from_env", "sha256_file"]
+
+ProgressFn = Callable[[int, int | None], None]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks so large files do not load into memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a source was found and how."""
+
+    source: Source
+    path: Path
+    origin: str  # "cache", "mirror" or "download"
+
+
+def mirror_from_env() -> Path | None:
+    """The mirror named by ``CANRANK_MIRROR``, if set."""
+    value = os.environ.get("CANRANK_MIRROR")
+    return Path(value) if value else None
+
+
+@lru_cache(maxsize=8)
+def _index(mirror: Path) -> dict[str, tuple[Path, ...]]:
+    """Map file name -> paths under the mirror (walked once per run, sorted for determinism)."""
+    found: dict[str, list[Path]] = {}
+    for root, dirs, files in os.walk(mirror):
+        dirs.sort()
+        for name in sorted(files):
+            found.setdefault(name, []).append(Path(root) / name)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def _verify(source: Source, path: Path) -> None:
+    if source.sha256 is None:
+        return
+    actual = sha256_file(path)
+    if actual != source.sha256:
+        raise InputError(
+            f"checksum mismatch for source {source.id}: sha256 is {actual}, the published file's "
+            f"is {source.sha256}",
+            file=path,
+            hint="the file is truncated, edited or a different release; delete it and fetch it "
+            "again from the official source",
+        )
+
+
+def _complete(folder: Path, source: Source) -> bool:
+    return all((folder / name).is_file() for name in source.all_filenames())
+
+
+def _in_cache(source: Source, raw_dir: Path) -> Path | None:
+    if _complete(raw_dir, source):
+        return raw_dir / source.filename
+    return None
+
+
+def _in_mirror(source: Source, mirror: Path) -> Path | None:
+    if not mirror.is_dir():
+        return None
+    for candidate in _index(mirror.resolve()).get(source.filename, ()):
+        if _complete(candidate.parent, source):
+            return candidate
+    return None
+
+
+def _download(url: str, dest: Path, *, progress: ProgressFn | None, timeout: float) -> None:
+    """Download to ``dest`` atomically, resuming a ``.part`` file left by an interrupted run."""
+    part = dest.with_name(dest.name + ".part")
+    done = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "canrank"})
+    if done:
+        request.add_header("Range", f"bytes={done}-")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        if done and response.status != 206:
+            done = 0  # server ignored the range: start again
+        total = response.length
+        total = (total + done) if total is not None else None
+        with part.open("ab" if done else "wb") as handle:
+            while block := response.read(1 << 16):
+                handle.write(block)
+                done += len(block)
+                if progress:
+                    progress(done, total)
+    os.replace(part, dest)
+
+
+def fetch(
+    source: Source,
+    *,
+    raw_dir: Path,
+    mirror: Path | None = None,
+    allow_download: bool = True,
+    progress: ProgressFn | None = None,
+    timeout: float = 60.0,
+) -> Located:
+    """Put a source's files into ``raw_dir`` from the mirror or the official URL; verify them."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    cached = _in_cache(source, raw_dir)
+    if cached:
+        _verify(source, cached)
+        return Located(source, cached, "cache")
+    if mirror is not None and (found := _in_mirror(source, mirror)):
+        _verify(source, found)
+        for name in source.all_filenames():
+            tmp = raw_dir / (name + ".part")
+            shutil.copyfile(found.parent / name, tmp)
+            os.replace(tmp, raw_dir / name)
+        return Located(source, raw_dir / source.filename, "mirror")
+    if not allow_download or source.url is None:
+        raise MissingSourceError([(source.id, _how(source, mirror))])
+    target = raw_dir / (source.archive or source.filename)
+    try:
+        _download(source.url, target, progress=progress, timeout=timeout)
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise MissingSourceError(
+            [(source.id, f"download from {source.url} failed ({exc}); " + _how(source, mirror))]
+        ) from exc
+    if source.archive:
+        _extract(target, source, raw_dir)
+    path = raw_dir / source.filename
+    _verify(source, path)
+    return Located(source, path, "download")
+
+
+def _extract(archive: Path, source: Source, raw_dir: Path) -> None:
+    """Pull the source's files (matched by base name) out of a downloaded zip."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = {Path(m).name: m for m in zf.namelist()}
+            for name in source.all_filenames():
+                if name not in members:
+                    raise InputError(
+                        f"the archive has no member {name}", file=archive, hint="download again"
+                    )
+                tmp = raw_dir / (name + ".part")
+                with zf.open(members[name]) as src, tmp.open("wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.replace(tmp, raw_dir / name)
+    except zipfile.BadZipFile as exc:
+        raise InputError(
+            "the downloaded archive is not a valid zip (truncated download?)",
+            file=archive,
+            hint="delete it and run `canrank fetch` again",
+        ) from exc
+
+
+def _how(source: Source, mirror: Path | None) -> str:
+    where = f"not in data/raw/ or the mirror {mirror}" if mirror else "not in data/raw/ (no mirror)"
+    how = source.how_to_get or (
+        f"download {source.url}" if source.url else "obtain it from the publisher"
+    )
+    return f"{source.filename} ({source.publisher}) is {where}; {how}"
+
+
+def locate(
+    source: Source, *, raw_dir: Path, mirror: Path | None = None, allow_download: bool = False
+) -> Located:
+    """Find a source without copying: cache first, then mirror (used in place), then download."""
+    cached = _in_cache(source, raw_dir)
+    if cached:
+        _verify(source, cached)
+        return Located(source, cached, "cache")
+    if mirror is not None and (found := _in_mirror(source, mirror)):
+        _verify(source, found)
+        return Located(source, found, "mirror")
+    if allow_download and source.url is not None:
+        return fetch(source, raw_dir=raw_dir, mirror=None, allow_download=True)
+    raise MissingSourceError([(source.id, _how(source, mirror))])
+
+
+def locate_all(
+    sources: Iterable[Source],
+    *,
+    raw_dir: Path,
+    mirror: Path | None = None,
+    allow_download: bool = False,
+) -> dict[str, Located]:
+    """Locate every source, collecting *all* missing ones into one ``MissingSourceError``."""
+    found: dict[str, Located] = {}
+    missing: list[tuple[str, str]] = []
+    for source in sources:
+        try:
+            found[source.id] = locate(
+                source, raw_dir=raw_dir, mirror=mirror, allow_download=allow_download
+            )
+        except MissingSourceError as exc:
+            missing.extend(exc.missing)
+    if missing:
+        raise MissingSourceError(
+            missing,
+            hint="put the files in data/raw/, name a mirror folder with --mirror or "
+            "CANRANK_MIRROR, or run `canrank fetch` where the official sites can be reached",
+        )
+    return found

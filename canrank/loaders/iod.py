@@ -1,0 +1,238 @@
+"""English Indices of Deprivation (MHCLG/DCLG) by LSOA: File 7 CSVs and the GLA London workbook.
+
+The edition is detected from the header (LSOA and LAD vintages, population year), never from the
+file name, and every edition is returned with the same tidy column names, e.g. ``imd_score``,
+``income_score``, ``idaci_score``, ``idaopi_score``, ``imd_rank`` and ``population``.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from canrank.errors import InputError, quote
+from canrank.loaders._validate import check_lsoa_codes, require_columns, to_numeric
+
+__all__ = ["IOD_DOMAINS", "IodEdition", "detect_iod_edition", "read_iod"]
+
+#: Domain prefixes as published, mapped to canrank's short names.
+IOD_DOMAINS: dict[str, str] = {
+    "Index of Multiple Deprivation (IMD)": "imd",
+    "Income": "income",
+    "Employment": "employment",
+    "Education, Skills and Training": "education",
+    "Health Deprivation and Disability": "health",
+    "Crime": "crime",
+    "Barriers to Housing and Services": "barriers",
+    "Living Environment": "living_environment",
+    "Income Deprivation Affecting Children Index (IDACI)": "idaci",
+    "Income Deprivation Affecting Older People (IDAOPI)": "idaopi",
+    "Children and Young People Sub-domain": "cyp",
+    "Adult Skills Sub-domain": "adult_skills",
+    "Geographical Barriers Sub-domain": "geographical_barriers",
+    "Wider Barriers Sub-domain": "wider_barriers",
+    "Indoors Sub-domain": "indoors",
+    "Outdoors Sub-domain": "outdoors",
+}
+
+_POPULATION = {
+    "Total population": "population",
+    "Dependent Children aged 0-15": "children_0_15",
+    "Population aged 16-59": "pop_16_59",
+    "Older population aged 60 and over": "older_60_plus",
+    "Working age population 18-59/64": "working_age",
+}
+
+_MEASURE = re.compile(r"^(?P<domain>.+?) (?P<kind>Score|Rank|Decile)\b")
+_LSOA_CODE = re.compile(r"^(LSOA code \((?P<year>\d{4})\)|geography code)$", re.IGNORECASE)
+_LAD_CODE = re.compile(r"^Local Authority District code \((?P<year>\d{4})\)$")
+_POP_YEAR = re.compile(r"mid[ -](?P<year>\d{4})")
+
+
+@dataclass(frozen=True)
+class IodEdition:
+    """Which IoD release a file belongs to, read from its header."""
+
+    edition: str  # "2015", "2019" or "2025"
+    lsoa_vintage: str  # "2011" or "2021"
+    lad_vintage: str
+    population_year: str | None
+    layout: str  # "file7-csv", "london-workbook"
+
+    @property
+    def label(self) -> str:
+        """Human-readable name, e.g. ``IoD 2015 (LSOA 2011)``."""
+        return f"IoD {self.edition} (LSOA {self.lsoa_vintage}, {self.layout})"
+
+
+_EDITION_BY_LAD = {"2013": "2015", "2019": "2019", "2024": "2025", "2023": "2025"}
+
+
+def detect_iod_edition(columns: list[str], *, file: str | Path, layout: str) -> IodEdition:
+    """Identify the IoD edition from column headers (LSOA/LAD code vintage, population year)."""
+    first = str(columns[0]).strip() if columns else ""
+    m = _LSOA_CODE.match(first)
+    if not m:
+        raise InputError(
+            f"the first column is {quote(first)}, not 'LSOA code (2011)' or 'geography code': "
+            "this is not an Indices of Deprivation LSOA file",
+            file=file,
+            row=1,
+            column=first,
+            hint="use File 7 of the English Indices of Deprivation (CSV) or the 'ID 2019 for "
+            "London' workbook",
+        )
+    lad_year = next((mm.group("year") for c in columns if (mm := _LAD_CODE.match(str(c)))), None)
+    if lad_year is None or lad_year not in _EDITION_BY_LAD:
+        raise InputError(
+            "no 'Local Authority District code (YEAR)' column with a known year, so the IoD "
+            "edition cannot be told",
+            file=file,
+            row=1,
+            hint="use the file as published by MHCLG",
+        )
+    edition = _EDITION_BY_LAD[lad_year]
+    lsoa_year = m.group("year") or ("2021" if edition == "2025" else "2011")
+    pop_year = next((pm.group("year") for c in columns if (pm := _POP_YEAR.search(str(c)))), None)
+    return IodEdition(edition, lsoa_year, lad_year, pop_year, layout)
+
+
+def _tidy_names(columns: list[str]) -> dict[str, str]:
+    """Map published IoD column names to canrank's snake_case names."""
+    rename: dict[str, str] = {}
+    for col in columns:
+        text = str(col).strip()
+        if _LSOA_CODE.match(text):
+            rename[col] = "lsoa_code"
+        elif text.startswith("LSOA name"):
+            rename[col] = "lsoa_name"
+        elif _LAD_CODE.match(text):
+            rename[col] = "lad_code"
+        elif text.startswith("Local Authority District name"):
+            rename[col] = "lad_name"
+        elif any(text.startswith(p) for p in _POPULATION):
+            prefix = next(p for p in _POPULATION if text.startswith(p))
+            rename[col] = _POPULATION[prefix]
+        elif mm := _MEASURE.match(text):
+            domain = IOD_DOMAINS.get(mm.group("domain"))
+            if domain:
+                rename[col] = f"{domain}_{mm.group('kind').lower()}"
+    return rename
+
+
+def _finish(
+    frame: pd.DataFrame, *, file: Path, edition: IodEdition, header_rows: int
+) -> pd.DataFrame:
+    """Validate codes and numbers, then return the tidy frame sorted by LSOA code."""
+    rename = _tidy_names(list(frame.columns))
+    tidy = frame.rename(columns=rename)[list(dict.fromkeys(rename.values()))]
+    for needed in ("lsoa_code", "imd_score", "imd_rank"):
+        if needed not in tidy.columns:
+            published = {
+                "lsoa_code": "LSOA code (2011)",
+                "imd_score": "Index of Multiple Deprivation (IMD) Score",
+                "imd_rank": "Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)",
+            }[needed]
+            require_columns(frame, [published], file=file, what=f"an {edition.label} file")
+    if tidy.empty:
+        raise InputError("the file has a header but no data rows", file=file, hint="re-download it")
+    check_lsoa_codes(
+        tidy["lsoa_code"],
+        file=file,
+        column="LSOA code",
+        header_rows=header_rows,
+        countries="E",
+        vintage=edition.lsoa_vintage,
+    )
+    value_cols = [
+        c for c in tidy.columns if c not in ("lsoa_code", "lsoa_name", "lad_code", "lad_name")
+    ]
+    reverse = {v: k for k, v in rename.items()}
+    numeric = to_numeric(tidy[value_cols], value_cols, file=file, header_rows=header_rows)
+    numeric = numeric.rename(columns=lambda c: c)
+    for col in value_cols:
+        tidy[col] = numeric[col]
+    tidy["lsoa_code"] = tidy["lsoa_code"].astype(str).str.strip()
+    tidy = tidy.sort_values("lsoa_code", kind="stable").reset_index(drop=True)
+    tidy.attrs.update(
+        {
+            "source_format": edition.layout,
+            "edition": edition.edition,
+            "lsoa_vintage": edition.lsoa_vintage,
+            "lad_vintage": edition.lad_vintage,
+            "population_year": edition.population_year,
+            "published_columns": {v: str(reverse.get(v, v)) for v in tidy.columns},
+        }
+    )
+    return tidy
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV as text, turning empty or undecodable files into clear errors."""
+    if path.stat().st_size == 0:
+        raise InputError("the file is empty", file=path, hint="download it again")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
+    except pd.errors.EmptyDataError as exc:
+        raise InputError("the file has no header row", file=path, hint="download it again") from exc
+    except pd.errors.ParserError as exc:
+        raise InputError(
+            f"the CSV cannot be parsed ({exc})", file=path, hint="download it again"
+        ) from exc
+
+
+def _read_london_workbook(path: Path) -> tuple[pd.DataFrame, IodEdition]:
+    """Join the LSOA sheets of the GLA 'ID 2019 for London' workbook into one File-7-like frame."""
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        raise InputError(
+            f"the workbook cannot be opened ({type(exc).__name__}); it may be truncated",
+            file=path,
+            hint="download it again",
+        ) from exc
+    sheets = [s for s in book.sheet_names if re.fullmatch(r"IMD \d{4}", s)]
+    if not sheets:
+        raise InputError(
+            f"no 'IMD YYYY' sheet; sheets are {', '.join(quote(s) for s in book.sheet_names)}",
+            file=path,
+            hint="use the 'ID 2019 for London' workbook from the London Datastore",
+        )
+    main = pd.read_excel(book, sheets[0], dtype=object)
+    edition = detect_iod_edition(
+        [str(c) for c in main.columns], file=path, layout="london-workbook"
+    )
+    main = main.rename(columns={main.columns[0]: "LSOA code (2011)"})
+    for extra in ("IDACI and IDAOPI", "Population figures", "Sub domains"):
+        if extra not in book.sheet_names:
+            continue
+        sheet = pd.read_excel(book, extra, dtype=object)
+        key = sheet.columns[0]
+        keep = [c for c in sheet.columns[1:] if c not in main.columns]
+        sheet = sheet.rename(columns={key: "LSOA code (2011)"})
+        main = main.merge(sheet[["LSOA code (2011)", *keep]], on="LSOA code (2011)", how="left")
+    return main, edition
+
+
+def read_iod(path: str | Path) -> pd.DataFrame:
+    """Read an IoD LSOA file (2015 or 2019 File 7 CSV, 2025 File 7, or the London 2019 workbook).
+
+    Returns one row per LSOA with tidy columns and ``attrs['edition']`` etc. describing the release.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=path, hint="check the path or run `canrank fetch`")
+    if path.suffix.lower() in {".xlsx", ".xlsm"}:
+        frame, edition = _read_london_workbook(path)
+        header_rows = 1
+    else:
+        frame = _read_csv(path)
+        edition = detect_iod_edition(list(frame.columns), file=path, layout="file7-csv")
+        header_rows = 1
+    return _finish(frame, file=path, edition=edition, header_rows=header_rows)

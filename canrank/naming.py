@@ -1,0 +1,74 @@
+"""Human-readable CAN names from the wards they lie in, e.g. "Northumberland Park (Haringey)".
+
+Each LSOA is placed in the ward containing its representative point; a CAN takes the name of
+the ward holding most of its residents, adds the second ward when that holds at least a
+quarter, and adds the borough(s) in brackets. Names are made unique across the selection.
+Without a ward layer the LSOA names' shared prefix (e.g. "Haringey 012") is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+__all__ = ["assign_wards", "name_cans"]
+
+
+def assign_wards(lsoa: gpd.GeoDataFrame, wards: gpd.GeoDataFrame) -> pd.Series:
+    """Ward name per LSOA (by representative point; nearest ward when a point falls in a gap)."""
+    points = gpd.GeoDataFrame(
+        {"lsoa_code": lsoa["lsoa_code"].to_numpy()},
+        geometry=lsoa.geometry.representative_point().to_numpy(),
+        crs=lsoa.crs,
+    )
+    joined = gpd.sjoin_nearest(points, wards[["ward_name", "geometry"]], how="left")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return pd.Series(joined["ward_name"].to_numpy(), index=lsoa.index, name="ward_name")
+
+
+def _base_name(members: pd.DataFrame) -> tuple[str, str]:
+    boroughs = (
+        members.groupby("borough_name", sort=False)["population"]
+        .sum()
+        .sort_values(ascending=False, kind="stable")
+    )
+    borough_text = " / ".join(boroughs.index.astype(str))
+    if "ward_name" in members and members["ward_name"].notna().any():
+        wards = (
+            members.groupby("ward_name", sort=True)["population"]
+            .sum()
+            .sort_values(ascending=False, kind="stable")
+        )
+        first = str(wards.index[0])
+        second = str(wards.index[1]) if len(wards) > 1 else None
+        main = first
+        if second and wards.iloc[1] >= 0.25 * wards.sum():
+            main = f"{first} & {second}"
+        return main, borough_text if borough_text else ""
+    # character-wise common prefix of names such as "Haringey 012A", "Haringey 012B"
+    prefix = os.path.commonprefix(list(members["lsoa_name"].astype(str))).rstrip()  # noqa: RUF071
+    return (prefix or str(members["lsoa_name"].iloc[0])), borough_text
+
+
+def name_cans(lsoa: pd.DataFrame, labels: np.ndarray) -> dict[int, str]:
+    """Unique name per CAN number (``labels`` holds the CAN number per LSOA, 0 = none)."""
+    names: dict[int, str] = {}
+    used: set[str] = set()
+    for k in sorted(set(labels.tolist()) - {0}):
+        members = lsoa.loc[labels == k]
+        main, borough = _base_name(members)
+        name = f"{main} ({borough})" if borough else main
+        if name in used and "ward_name" in members:
+            extra = sorted(set(members["ward_name"].dropna()) - set(main.split(" & ")))
+            if extra:
+                name = f"{main} & {extra[0]} ({borough})"
+        base, n = name, 2
+        while name in used:
+            name = f"{base} {n}"
+            n += 1
+        used.add(name)
+        names[k] = name
+    return names

@@ -1,0 +1,132 @@
+"""The CAN selection problem, its result, and a validator every method's output must pass.
+
+Problem (documented in README "How CANs are chosen"): choose ``k`` disjoint sets of areas, each
+inducing a connected subgraph of the contiguity graph, each with population in
+``[min_population, max_population]``, at most ``max_per_borough`` sets touching any borough
+(a set counts against every borough it has an area in), optionally pairwise non-adjacent
+(``separation``) and with every member scoring at least ``min_member_score``, maximising
+
+    objective = sum over selected areas i of population_i * score_i
+
+i.e. the population-weighted composite score the CANs cover. Methods live in their own modules
+and are registered by name in :mod:`canrank.selection`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from canrank.contiguity import Contiguity
+
+__all__ = ["Selection", "SelectionProblem", "SelectionRules", "validate_selection"]
+
+
+@dataclass(frozen=True)
+class SelectionRules:
+    """The constraints on a set of CANs."""
+
+    n_cans: int = 15
+    min_population: float = 8000
+    max_population: float = 15000
+    max_per_borough: int = 2
+    separation: bool = True
+    min_member_score: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionProblem:
+    """Scores, populations and boroughs per area, the contiguity graph and the rules."""
+
+    graph: Contiguity
+    score: np.ndarray
+    population: np.ndarray
+    borough: np.ndarray  # integer borough index per area
+    rules: SelectionRules
+    excluded: np.ndarray | None = None  # boolean mask of areas that may not be selected
+
+    def __post_init__(self) -> None:
+        n = self.graph.n
+        for name in ("score", "population", "borough"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} values for {n} areas")
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Each area's contribution to the objective: population x score."""
+        return self.population * self.score
+
+    def eligible(self) -> np.ndarray:
+        """Areas that may join a CAN (not excluded, above the minimum member score)."""
+        ok = np.ones(self.graph.n, dtype=bool)
+        if self.excluded is not None:
+            ok &= ~self.excluded
+        if self.rules.min_member_score is not None:
+            ok &= self.score >= self.rules.min_member_score
+        return ok
+
+    def objective(self, cans: list[np.ndarray]) -> float:
+        """Objective value of a list of CANs (member index arrays)."""
+        w = self.weight
+        return float(sum(w[c].sum() for c in cans))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A selection: CANs ordered best first (by objective contribution), with its provenance."""
+
+    cans: tuple[np.ndarray, ...]
+    objective: float
+    method: str
+    upper_bound: float | None = None
+    gap: float | None = None
+    solve_seconds: float = 0.0
+    details: dict[str, object] = field(default_factory=dict)
+
+    def labels(self, n: int) -> np.ndarray:
+        """CAN number per area (1 = best), 0 where an area is in no CAN."""
+        out = np.zeros(n, dtype=np.int64)
+        for k, members in enumerate(self.cans, start=1):
+            out[members] = k
+        return out
+
+
+def validate_selection(problem: SelectionProblem, cans: list[np.ndarray] | tuple) -> list[str]:
+    """Every rule a selection breaks, as readable sentences (empty when valid)."""
+    rules = problem.rules
+    g = problem.graph
+    problems: list[str] = []
+    if len(cans) != rules.n_cans:
+        problems.append(f"{len(cans)} CANs selected, {rules.n_cans} required")
+    seen: dict[int, int] = {}
+    per_borough: dict[int, int] = {}
+    eligible = problem.eligible()
+    for k, members in enumerate(cans, start=1):
+        m = np.asarray(members)
+        for i in m.tolist():
+            if i in seen:
+                problems.append(f"area {g.ids[i]} is in CAN {seen[i]} and CAN {k}")
+            seen[i] = k
+        if not eligible[m].all():
+            bad = [g.ids[i] for i in m[~eligible[m]]]
+            problems.append(f"CAN {k} contains ineligible areas {bad[:3]}")
+        if not g.is_connected(m):
+            problems.append(f"CAN {k} is not contiguous")
+        pop = float(problem.population[m].sum())
+        if not rules.min_population <= pop <= rules.max_population:
+            problems.append(
+                f"CAN {k} has population {pop:,.0f}, outside "
+                f"{rules.min_population:,.0f}-{rules.max_population:,.0f}"
+            )
+        for b in np.unique(problem.borough[m]).tolist():
+            per_borough[b] = per_borough.get(b, 0) + 1
+    for b, count in per_borough.items():
+        if count > rules.max_per_borough:
+            problems.append(f"borough #{b} has {count} CANs (limit {rules.max_per_borough})")
+    if rules.separation:
+        for a in range(len(cans)):
+            for b in range(a + 1, len(cans)):
+                if g.touches(cans[a], cans[b]):
+                    problems.append(f"CAN {a + 1} touches CAN {b + 1}")
+    return problems

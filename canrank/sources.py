@@ -1,0 +1,194 @@
+"""The catalogue of published sources canrank knows how to obtain and read.
+
+Each entry says who publishes the file, what it is, its reference date and licence, where the
+official copy lives, the exact published file name (the key used to find it in a cache or a
+mirror), its sha256 where known, and which loader reads it. ``canrank sources`` prints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["CATALOGUE", "Source", "get_source"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One published file (plus sidecar files for shapefiles)."""
+
+    id: str
+    publisher: str
+    title: str
+    reference_date: str
+    licence: str
+    filename: str
+    loader: str
+    url: str | None = None
+    sha256: str | None = None
+    sidecars: tuple[str, ...] = ()
+    archive: str | None = None  # the official download is a zip holding ``filename``
+    how_to_get: str = ""
+    notes: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def all_filenames(self) -> tuple[str, ...]:
+        """The main file followed by any sidecars (e.g. .shx, .dbf, .prj)."""
+        return (self.filename, *self.sidecars)
+
+
+OGL = "Open Government Licence v3.0"
+_LDS_BOUNDARIES = (
+    "https://data.london.gov.uk/download/statistical-gis-boundaries-london/"
+    "9ba8c833-6370-4b11-abdc-314aa020d5e0/statistical-gis-boundaries-london.zip"
+)
+_SHP = (".shx", ".dbf", ".prj")
+
+
+def _shp(stem: str) -> tuple[str, tuple[str, ...]]:
+    return f"{stem}.shp", tuple(f"{stem}{ext}" for ext in _SHP)
+
+
+_lsoa_shp, _lsoa_side = _shp("LSOA_2011_London_gen_MHW")
+_ward_shp, _ward_side = _shp("London_Ward_CityMerged")
+_boro_shp, _boro_side = _shp("London_Borough_Excluding_MHW")
+
+CATALOGUE: dict[str, Source] = {
+    s.id: s
+    for s in [
+        Source(
+            id="iod2015_file7",
+            publisher="DCLG (now MHCLG)",
+            title="English Indices of Deprivation 2015, File 7: all ranks, deciles and scores "
+            "for the indices of deprivation, and population denominators",
+            reference_date="2015-09-30 (indicators mostly 2012/13; population mid-2012)",
+            licence=OGL,
+            filename="File_7_ID_2015_All_ranks__deciles_and_scores_for_the_Indices_of_"
+            "Deprivation__and_population_denominators.csv",
+            loader="iod",
+            url="https://assets.publishing.service.gov.uk/government/uploads/system/uploads/"
+            "attachment_data/file/467774/File_7_ID_2015_All_ranks__deciles_and_scores_for_the_"
+            "Indices_of_Deprivation__and_population_denominators.csv",
+            sha256="4e385b6fbcb0a2448209405f655b0e0fbe09c179095bbaa660eaaffd08b76234",
+        ),
+        Source(
+            id="iod2019_london",
+            publisher="MHCLG, repackaged for London by the GLA (London Datastore)",
+            title="ID 2019 for London (English Indices of Deprivation 2019, London LSOAs)",
+            reference_date="2019-09-26 (population mid-2015)",
+            licence=OGL,
+            filename="ID 2019 for London.xlsx",
+            loader="iod",
+            url=None,
+            sha256="87c8cca5ad43a0568ede75a3573ac8a2fa2d87a02b139e4bfec806b6cc8462cf",
+            how_to_get="download 'ID 2019 for London.xlsx' from the London Datastore dataset "
+            "'indices-of-deprivation' and put it in data/raw/ or your mirror",
+        ),
+        Source(
+            id="london_lsoa_2011",
+            publisher="GLA / ONS (London Datastore, statistical-gis-boundaries-london)",
+            title="LSOA 2011 boundaries for London, generalised, clipped to Mean High Water",
+            reference_date="2011",
+            licence=OGL + " (contains OS data © Crown copyright and database right 2012)",
+            filename=_lsoa_shp,
+            sidecars=_lsoa_side,
+            loader="lsoa_boundaries",
+            url=_LDS_BOUNDARIES,
+            archive="statistical-gis-boundaries-london.zip",
+            sha256="02773dbcb524c8a95e359c6634545a75f92e775168540d09ab2853c5e84642b4",
+        ),
+        Source(
+            id="london_wards",
+            publisher="GLA / ONS (London Datastore, statistical-gis-boundaries-london)",
+            title="London wards (City of London merged into one ward), 2014 boundaries",
+            reference_date="2014",
+            licence=OGL,
+            filename=_ward_shp,
+            sidecars=_ward_side,
+            loader="wards",
+            url=_LDS_BOUNDARIES,
+            archive="statistical-gis-boundaries-london.zip",
+            sha256="9f6c4096fc3026f7749647717f2f9ca0cb7b690378950849bdc7557cb8c3a9dc",
+        ),
+        Source(
+            id="london_boroughs",
+            publisher="GLA / ONS (London Datastore, statistical-gis-boundaries-london)",
+            title="London boroughs, excluding the Thames below Mean High Water",
+            reference_date="2011",
+            licence=OGL,
+            filename=_boro_shp,
+            sidecars=_boro_side,
+            loader="boroughs",
+            url=_LDS_BOUNDARIES,
+            archive="statistical-gis-boundaries-london.zip",
+            sha256="5d296f021b931c091b9b97fdfb4118406ee82376f7f1a73bf348236b1f68c0a5",
+        ),
+        Source(
+            id="ew_lsoa_2011_bsc",
+            publisher="ONS (Open Geography Portal)",
+            title="LSOA (Dec 2011) Boundaries Super Generalised Clipped (BSC) EW V3",
+            reference_date="2011-12",
+            licence=OGL,
+            filename="LSOA.geojson",
+            loader="lsoa_boundaries",
+            sha256="e636a2e550969fa61452443f6a04fded7f9fd51df9f00f052ed90c3eabb2258e",
+            how_to_get="download the GeoJSON of 'LSOA (Dec 2011) Boundaries Super Generalised "
+            "Clipped (BSC) EW V3' from the ONS Open Geography Portal as LSOA.geojson",
+        ),
+        Source(
+            id="ageuk_loneliness_london",
+            publisher="ONS table CT0467 (Age UK model), London extract by the GLA",
+            title="Probability of loneliness for those aged 65 and over (London, LSOA)",
+            reference_date="2011-03-27 (2011 Census)",
+            licence=OGL,
+            filename="london-loneliness-MSOA-LSOA.xlsx",
+            loader="loneliness",
+            url="https://data.london.gov.uk/download/probability-of-loneliness-for-those-aged-"
+            "65-and-over/7403c3fc-6be3-47b1-9dc7-9f9b5568be0c/london-loneliness-MSOA-LSOA.xlsx",
+            sha256="a69c362f83d524cae72fd95118384c93de15362d1a9ba5b254dd5c8f2bb72408",
+        ),
+        Source(
+            id="dwp_hb_lsoa_2017_02",
+            publisher="DWP (Stat-Xplore)",
+            title="Housing Benefit claimants by LSOA, February 2017",
+            reference_date="2017-02",
+            licence=OGL,
+            filename="housing-benefit-claimants-lsoa-2017-02.csv",
+            loader="statxplore",
+            how_to_get="export 'Housing Benefit: Claimants' by Lower Layer Super Output Area for "
+            "Feb-17 from Stat-Xplore (table view, CSV) and save it under this name, or set "
+            "STATXPLORE_API_KEY and run `canrank fetch dwp_hb_lsoa_2017_02`",
+        ),
+        Source(
+            id="dwp_pc_lsoa_2016_11",
+            publisher="DWP (Stat-Xplore)",
+            title="Pension Credit claimants by LSOA, November 2016",
+            reference_date="2016-11",
+            licence=OGL,
+            filename="pension-credit-claimants-lsoa-2016-11.csv",
+            loader="statxplore",
+            how_to_get="export 'Pension Credit: Claimants' by Lower Layer Super Output Area for "
+            "Nov-16 from Stat-Xplore (table view, CSV) and save it under this name, or set "
+            "STATXPLORE_API_KEY and run `canrank fetch dwp_pc_lsoa_2016_11`",
+        ),
+        Source(
+            id="hmrc_cilif_2014",
+            publisher="HMRC",
+            title="Children in low-income families local measure: 2014 snapshot (LSOA sheet)",
+            reference_date="2014-08-31",
+            licence=OGL,
+            filename="children-in-low-income-families-local-measure-2014-lsoa.xlsx",
+            loader="hmrc_cilif",
+            how_to_get="download the HMRC 'Children in low-income families local measure: 2014 "
+            "snapshot as at 31 August 2014' LSOA workbook from GOV.UK and save it under this name",
+        ),
+    ]
+}
+
+
+def get_source(source_id: str) -> Source:
+    """Return a catalogue entry, or raise ``KeyError`` listing the known ids."""
+    try:
+        return CATALOGUE[source_id]
+    except KeyError:
+        known = ", ".join(sorted(CATALOGUE))
+        raise KeyError(f"unknown source {source_id!r}; known sources: {known}") from None

@@ -1,0 +1,40 @@
+"""Shared fixtures: the real-data mirror, the repository paths, and a cached London build."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "config" / "indicators.yaml"
+
+
+def _mirror() -> Path:
+    env = os.environ.get("CANRANK_MIRROR")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+MIRROR = _mirror()
+HAVE_MIRROR = (MIRROR / "imd2015").is_dir()
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The folder of published files; real-data tests skip only when it is absent."""
+    if not HAVE_MIRROR:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide the data mirror at {MIRROR}")
+        pytest.skip(f"no data mirror at {MIRROR}")
+    return MIRROR
+
+
+@pytest.fixture(scope="session")
+def london_build(mirror: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One full build of the offline London scenario, shared by the real-data tests."""
+    from canrank.pipeline import build
+
+    out = tmp_path_factory.mktemp("london") / "lcc-2017-proxies"
+    raw = tmp_path_factory.mktemp("raw")
+    return build(CONFIG, scenario="lcc-2017-proxies", mirror=mirror, out=out, raw_dir=raw)
