@@ -187,7 +187,18 @@ def _how(source: Source, mirror: Path | None) -> str:
 def locate(
     source: Source, *, raw_dir: Path, mirror: Path | None = None, allow_download: bool = False
 ) -> Located:
-    """Find a source without copying: cache first, then mirror (used in place), then download."""
+    """Find a source without copying: cache first, then mirror (used in place), then download.
+
+    A source defined in the config with a ``path`` is used from that path only.
+    """
+    if source.local_path is not None:
+        path = Path(source.local_path)
+        if not all((path.parent / n).is_file() for n in (path.name, *source.sidecars)):
+            raise MissingSourceError(
+                [(source.id, f"{path} (named in the config's 'sources:') does not exist")]
+            )
+        _verify(source, path)
+        return Located(source, path, "local")
     cached = _in_cache(source, raw_dir)
     if cached:
         _verify(source, cached)

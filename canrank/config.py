@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from canrank.errors import ConfigError, quote
-from canrank.sources import CATALOGUE
+from canrank.sources import CATALOGUE, Source, get_source
 
 __all__ = [
     "AreaConfig",
@@ -135,10 +135,25 @@ class ScenarioConfig(_Strict):
     selection: dict[str, Any] = Field(default_factory=dict)
 
 
+class LocalSourceConfig(_Strict):
+    """A user's own file (e.g. a Stat-Xplore export) as a source; path relative to the config."""
+
+    path: str
+    loader: Literal[
+        "iod", "lsoa_boundaries", "wards", "boroughs", "loneliness", "statxplore", "hmrc_cilif"
+    ]
+    title: str = ""
+    publisher: str = "local file"
+    reference_date: str = ""
+    sha256: str | None = None
+
+
 class Config(_Strict):
     """The whole of ``indicators.yaml``."""
 
     version: Literal[1] = 1
+    sources: dict[str, LocalSourceConfig] = Field(default_factory=dict)
+    base_dir: str = Field(".", exclude=True)
     default_scenario: str
     population: PopulationConfig
     areas: dict[str, AreaConfig]
@@ -148,17 +163,40 @@ class Config(_Strict):
     map: MapConfig = MapConfig()
     scenarios: dict[str, ScenarioConfig]
 
+    def source(self, source_id: str) -> Source:
+        """The catalogue entry for ``source_id``, or the config's own local source of that id."""
+        local = self.sources.get(source_id)
+        if local is None:
+            return get_source(source_id)
+        path = Path(local.path)
+        if not path.is_absolute():
+            path = Path(self.base_dir) / path
+        return Source(
+            id=source_id,
+            publisher=local.publisher,
+            title=local.title or path.name,
+            reference_date=local.reference_date,
+            licence="as the user's file",
+            filename=path.name,
+            loader=local.loader,
+            sha256=local.sha256,
+            sidecars=tuple(path.with_suffix(e).name for e in (".shx", ".dbf", ".prj"))
+            if path.suffix.lower() == ".shp"
+            else (),
+            local_path=str(path),
+        )
+
     @model_validator(mode="after")
     def _references(self) -> Config:
+        known = set(CATALOGUE) | set(self.sources)
         for name, ind in self.indicators.items():
             for src in [ind.source] + ([ind.proxy.source] if ind.proxy else []):
-                if src not in CATALOGUE:
-                    raise ValueError(
-                        f"indicators.{name}: unknown source {src!r} (known: {', '.join(CATALOGUE)})"
-                    )
+                if src not in known:
+                    listed = ", ".join(sorted(known))
+                    raise ValueError(f"indicators.{name}: unknown source {src!r} (known: {listed})")
         for name, area in self.areas.items():
             for src in (area.boundaries, area.wards, area.boroughs):
-                if src is not None and src not in CATALOGUE:
+                if src is not None and src not in known:
                     raise ValueError(f"areas.{name}: unknown source {src!r}")
         if self.default_scenario not in self.scenarios:
             raise ValueError(f"default_scenario {self.default_scenario!r} is not a scenario")
@@ -314,7 +352,7 @@ def load_config(path: str | Path) -> Config:
             "the config must be a YAML mapping (indicators:, scenarios:, ...)", file=path
         )
     try:
-        return Config.model_validate(data)
+        return Config.model_validate({**data, "base_dir": str(path.parent)})
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])

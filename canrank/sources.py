@@ -30,6 +30,7 @@ class Source:
     how_to_get: str = ""
     notes: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    local_path: str | None = None  # a user's own file named in the config (no cache/mirror)
 
     def all_filenames(self) -> tuple[str, ...]:
         """The main file followed by any sidecars (e.g. .shx, .dbf, .prj)."""

@@ -152,10 +152,11 @@ def _finish(
         c for c in tidy.columns if c not in ("lsoa_code", "lsoa_name", "lad_code", "lad_name")
     ]
     reverse = {v: k for k, v in rename.items()}
-    numeric = to_numeric(tidy[value_cols], value_cols, file=file, header_rows=header_rows)
-    numeric = numeric.rename(columns=lambda c: c)
+    # validate under the published names, so messages name the column the user sees
+    published = tidy[value_cols].rename(columns=lambda c: str(reverse.get(c, c)))
+    numeric = to_numeric(published, list(published.columns), file=file, header_rows=header_rows)
     for col in value_cols:
-        tidy[col] = numeric[col]
+        tidy[col] = numeric[str(reverse.get(col, col))].to_numpy()
     tidy["lsoa_code"] = tidy["lsoa_code"].astype(str).str.strip()
     tidy = tidy.sort_values("lsoa_code", kind="stable").reset_index(drop=True)
     tidy.attrs.update(

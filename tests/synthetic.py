@@ -1,0 +1,173 @@
+"""Small files in the exact published layouts, written by the tests (never copies of real rows).
+
+``write_study`` lays out a complete miniature study area: a grid of square LSOAs in three
+"boroughs", an IoD 2015 File 7 CSV, a boundary GeoPackage (with small gaps between neighbours,
+like the London Datastore layer) and a config whose ``sources:`` point at those files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import yaml
+
+DOMAINS = [
+    ("Index of Multiple Deprivation (IMD)", "Score"),
+    ("Income", "Score (rate)"),
+    ("Employment", "Score (rate)"),
+    ("Education, Skills and Training", "Score"),
+    ("Health Deprivation and Disability", "Score"),
+    ("Crime", "Score"),
+    ("Barriers to Housing and Services", "Score"),
+    ("Living Environment", "Score"),
+    ("Income Deprivation Affecting Children Index (IDACI)", "Score (rate)"),
+    ("Income Deprivation Affecting Older People (IDAOPI)", "Score (rate)"),
+    ("Children and Young People Sub-domain", "Score"),
+    ("Adult Skills Sub-domain", "Score"),
+    ("Geographical Barriers Sub-domain", "Score"),
+    ("Wider Barriers Sub-domain", "Score"),
+    ("Indoors Sub-domain", "Score"),
+    ("Outdoors Sub-domain", "Score"),
+]
+
+
+def file7_header(edition: str = "2015") -> list[str]:
+    """The published File 7 header (2015: LAD 2013, mid-2012 population; 2019: LAD 2019)."""
+    lad, year = ("2013", "2012") if edition == "2015" else ("2019", "2015")
+    cols = [
+        "LSOA code (2011)",
+        "LSOA name (2011)",
+        f"Local Authority District code ({lad})",
+        f"Local Authority District name ({lad})",
+    ]
+    for name, score in DOMAINS:
+        cols += [
+            f"{name} {score}",
+            f"{name} Rank (where 1 is most deprived)",
+            f"{name} Decile (where 1 is most deprived 10% of LSOAs)",
+        ]
+    cols += [
+        f"Total population: mid {year} (excluding prisoners)",
+        f"Dependent Children aged 0-15: mid {year} (excluding prisoners)",
+        f"Population aged 16-59: mid {year} (excluding prisoners)",
+        f"Older population aged 60 and over: mid {year} (excluding prisoners)",
+        "Working age population 18-59/64: for use with Employment Deprivation Domain "
+        "(excluding prisoners) ",
+    ]
+    return cols
+
+
+def file7_frame(codes: list[str], lads: list[tuple[str, str]], seed: int = 1) -> pd.DataFrame:
+    """Synthetic File 7 rows for ``codes`` with plausible scores, ranks, deciles and populations."""
+    rng = np.random.default_rng(seed)
+    n = len(codes)
+    header = file7_header()
+    data: dict[str, object] = {
+        header[0]: codes,
+        header[1]: [f"{lad[1]} {i:03d}A" for i, lad in enumerate(lads)],
+        header[2]: [lad[0] for lad in lads],
+        header[3]: [lad[1] for lad in lads],
+    }
+    col = 4
+    for _name, _score in DOMAINS:
+        score = np.round(rng.gamma(2.0, 0.1, n), 3)
+        rank = (-score).argsort().argsort() + 1
+        data[header[col]] = score
+        data[header[col + 1]] = rank
+        data[header[col + 2]] = np.ceil(rank * 10 / n).astype(int)
+        col += 3
+    pop = rng.integers(1200, 2200, n)
+    data[header[col]] = pop
+    data[header[col + 1]] = (pop * 0.2).astype(int)
+    data[header[col + 2]] = (pop * 0.6).astype(int)
+    data[header[col + 3]] = (pop * 0.2).astype(int)
+    data[header[col + 4]] = (pop * 0.6).astype(int)
+    return pd.DataFrame(data)
+
+
+def grid_boundaries(
+    rows: int, cols: int, *, size: float = 500.0, gap: float = 0.3, origin=(530_000, 180_000)
+) -> gpd.GeoDataFrame:
+    """Square LSOAs in EPSG:27700 with ``gap`` metres between neighbours (no shared vertices)."""
+    x0, y0 = origin
+    geoms, codes, lads = [], [], []
+    for r in range(rows):
+        for c in range(cols):
+            i = r * cols + c
+            x, y = x0 + c * size, y0 + r * size
+            geoms.append(
+                shapely.box(x + gap / 2, y + gap / 2, x + size - gap / 2, y + size - gap / 2)
+            )
+            codes.append(f"E01{i + 1:06d}")
+            borough = min(c * 3 // cols, 2)
+            lads.append((f"E0900000{borough + 1}", ["Northtown", "Midtown", "Southtown"][borough]))
+    return gpd.GeoDataFrame(
+        {
+            "LSOA11CD": codes,
+            "LSOA11NM": [f"{lad[1]} {i:03d}A" for i, lad in enumerate(lads)],
+            "LAD11CD": [lad[0] for lad in lads],
+            "LAD11NM": [lad[1] for lad in lads],
+        },
+        geometry=geoms,
+        crs="EPSG:27700",
+    )
+
+
+@dataclass
+class MiniStudy:
+    """Paths of a written miniature study area."""
+
+    root: Path
+    config: Path
+    file7: Path
+    boundaries: Path
+    codes: list[str]
+
+
+def write_study(root: Path, *, rows: int = 8, cols: int = 9, n_cans: int = 2) -> MiniStudy:
+    """Write a complete small study area and a config using it (``scenario: mini``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    bounds = grid_boundaries(rows, cols)
+    bpath = root / "lsoa.gpkg"
+    bounds.to_file(bpath, driver="GPKG")
+    lads = list(zip(bounds["LAD11CD"], bounds["LAD11NM"], strict=True))
+    frame = file7_frame(list(bounds["LSOA11CD"]), lads)
+    fpath = root / "File_7_test.csv"
+    frame.to_csv(fpath, index=False)
+    config = {
+        "version": 1,
+        "default_scenario": "mini",
+        "sources": {
+            "test_iod": {"path": fpath.name, "loader": "iod"},
+            "test_lsoa": {"path": bpath.name, "loader": "lsoa_boundaries"},
+        },
+        "population": {"source": "test_iod", "column": "population"},
+        "areas": {"mini": {"label": "Mini", "boundaries": "test_lsoa", "lad_prefix": "E09"}},
+        "indicators": {
+            "imd": {"label": "IMD score", "source": "test_iod", "column": "imd_score"},
+            "income": {
+                "label": "Income score",
+                "source": "test_iod",
+                "column": "income_score",
+                "transform": "zscore",
+            },
+        },
+        "selection": {
+            "n_cans": n_cans,
+            "min_population": 3000,
+            "max_population": 9000,
+            "max_per_borough": 1,
+        },
+        "map": {"simplify_m": 0},
+        "scenarios": {
+            "mini": {"description": "test", "area": "mini", "weights": {"imd": 2, "income": 1}}
+        },
+    }
+    cpath = root / "indicators.yaml"
+    cpath.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return MiniStudy(root, cpath, fpath, bpath, list(bounds["LSOA11CD"]))
