@@ -121,6 +121,12 @@ def build(
     min_population: Annotated[int | None, typer.Option(help="Minimum CAN population.")] = None,
     max_population: Annotated[int | None, typer.Option(help="Maximum CAN population.")] = None,
     max_per_borough: Annotated[int | None, typer.Option(help="Most CANs per borough.")] = None,
+    area: Annotated[
+        str | None, typer.Option("--area", help="Study area (default: the scenario's).")
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Refuse scenarios that use proxy sources.")
+    ] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Rank every LSOA, select the CANs and write lsoa.csv, cans.csv, canrank.gpkg, map.html
@@ -137,6 +143,8 @@ def build(
                 raw_dir=raw_dir,
                 allow_download=download,
                 on_stage=hook,
+                area=area,
+                strict=strict,
                 n_cans=n_cans,
                 min_population=min_population,
                 max_population=max_population,

@@ -76,6 +76,7 @@ class AreaConfig(_Strict):
     wards: str | None = None
     boroughs: str | None = None
     lad_prefix: str = ""
+    lsoa_prefix: str = ""
 
 
 class SelectionConfig(_Strict):
@@ -220,8 +221,18 @@ class Config(_Strict):
                 raise ValueError(f"scenarios.{name}.selection: {_first_error(exc)}") from None
         return self
 
-    def resolve(self, scenario: str | None = None, **selection_overrides: Any) -> ResolvedScenario:
-        """Flatten a scenario: the indicators (or proxies) it uses, weights, rules and sources."""
+    def resolve(
+        self,
+        scenario: str | None = None,
+        *,
+        area: str | None = None,
+        strict: bool = False,
+        **selection_overrides: Any,
+    ) -> ResolvedScenario:
+        """Flatten a scenario: the indicators (or proxies) it uses, weights, rules and sources.
+
+        ``area`` runs the scenario on another study area; ``strict`` refuses proxies.
+        """
         name = scenario or self.default_scenario
         if name not in self.scenarios:
             raise ConfigError(
@@ -229,6 +240,19 @@ class Config(_Strict):
                 hint="pick one with --scenario, or add it under 'scenarios:' in the config",
             )
         sc = self.scenarios[name]
+        if strict and sc.use_proxies:
+            raise ConfigError(
+                f"scenario {quote(name)} uses proxies for {', '.join(sc.use_proxies)} and "
+                "--strict refuses proxies",
+                hint="run a scenario with the real sources (e.g. without '-proxies'), or drop "
+                "--strict",
+            )
+        area_key = area or sc.area
+        if area_key not in self.areas:
+            raise ConfigError(
+                f"unknown area {quote(area_key)}; areas are {', '.join(self.areas)}",
+                hint="pick one with --area, or add it under 'areas:' in the config",
+            )
         total = sum(sc.weights.values())
         indicators: list[ResolvedIndicator] = []
         for key, weight in sc.weights.items():
@@ -262,8 +286,8 @@ class Config(_Strict):
         return ResolvedScenario(
             name=name,
             description=sc.description,
-            area_key=sc.area,
-            area=self.areas[sc.area],
+            area_key=area_key,
+            area=self.areas[area_key],
             population=sc.population or self.population,
             indicators=tuple(indicators),
             aggregation=sc.aggregation,

@@ -3,12 +3,10 @@
 Each LSOA is placed in the ward containing its representative point; a CAN takes the name of
 the ward holding most of its residents, adds the second ward when that holds at least a
 quarter, and adds the borough(s) in brackets. Names are made unique across the selection.
-Without a ward layer the LSOA names' shared prefix (e.g. "Haringey 012") is used.
+Without a ward layer the MSOA part of the LSOA names is used (e.g. "Liverpool 023 & 031").
 """
 
 from __future__ import annotations
-
-import os
 
 import geopandas as gpd
 import numpy as np
@@ -48,9 +46,16 @@ def _base_name(members: pd.DataFrame) -> tuple[str, str]:
         if second and wards.iloc[1] >= 0.25 * wards.sum():
             main = f"{first} & {second}"
         return main, borough_text if borough_text else ""
-    # character-wise common prefix of names such as "Haringey 012A", "Haringey 012B"
-    prefix = os.path.commonprefix(list(members["lsoa_name"].astype(str))).rstrip()  # noqa: RUF071
-    return (prefix or str(members["lsoa_name"].iloc[0])), borough_text
+    # no wards: LSOA names are MSOA names plus a letter ("Liverpool 023C" -> "Liverpool 023")
+    msoa = members["lsoa_name"].astype(str).str.replace(r"[A-Z]$", "", regex=True).str.strip()
+    by_msoa = members.groupby(msoa.to_numpy(), sort=True)["population"].sum()
+    top = list(by_msoa.sort_values(ascending=False, kind="stable").index[:2])
+    if len(top) == 2:
+        first, second = top
+        stem, _, number = second.rpartition(" ")
+        same_place = first.rpartition(" ")[0] == stem
+        return f"{first} & {number if same_place else second}", borough_text
+    return str(top[0]), borough_text
 
 
 def name_cans(lsoa: pd.DataFrame, labels: np.ndarray) -> dict[int, str]:

@@ -150,6 +150,8 @@ def prepare_study(
             )
         if "lad_code" in bounds.columns and area.lad_prefix:
             bounds = bounds[bounds["lad_code"].str.startswith(area.lad_prefix)]
+        if area.lsoa_prefix:
+            bounds = bounds[bounds["lsoa_code"].str.startswith(area.lsoa_prefix)]
         bounds = bounds.reset_index(drop=True)
         study_codes = pd.Index(bounds["lsoa_code"])
         national = set(pop_src["lsoa_code"]) if len(pop_src) >= 30000 else None
@@ -351,6 +353,8 @@ def build(
     allow_download: bool = False,
     on_stage: StageHook | None = None,
     write: bool = True,
+    area: str | None = None,
+    strict: bool = False,
     **selection_overrides: Any,
 ) -> BuildResult:
     """Run the whole pipeline for one scenario and (unless ``write=False``) write the outputs.
@@ -362,7 +366,7 @@ def build(
     config_path = Path(config_path)
     with timer.stage("config"):
         config = load_config(config_path)
-        resolved = config.resolve(scenario, **selection_overrides)
+        resolved = config.resolve(scenario, area=area, strict=strict, **selection_overrides)
     study = prepare_study(
         config,
         resolved,
@@ -396,7 +400,8 @@ def build(
             cans["proxies"] = "; ".join(study.scenario.proxies)
     lsoa_out = _lsoa_columns(ranked, resolved)
     manifest = _manifest(config_path, resolved, study, graph, selection, ranked, cans, timer)
-    out_dir = Path(out) if out else Path("data/processed") / resolved.name
+    default_dir = resolved.name if area is None else f"{resolved.name}-{resolved.area_key}"
+    out_dir = Path(out) if out else Path("data/processed") / default_dir
     if write:
         with atomic_directory(out_dir) as tmp:
             with timer.stage("write"):
@@ -404,7 +409,7 @@ def build(
                 write_csv(_cans_csv(cans), tmp / "cans.csv")
                 write_gpkg({"lsoa": lsoa_out, "cans": cans}, tmp / "canrank.gpkg")
             with timer.stage("render"):
-                _render(ranked, cans, resolved, tmp / "map.html")
+                _render(ranked, cans, resolved, tmp / "map.html", boroughs=study.boroughs)
             manifest["timings_s"] = dict(timer.timings)
             write_json(manifest, tmp / "manifest.json")
     manifest["timings_s"] = dict(timer.timings)
@@ -414,7 +419,12 @@ def build(
 
 
 def _render(
-    ranked: gpd.GeoDataFrame, cans: gpd.GeoDataFrame, resolved: ResolvedScenario, path: Path
+    ranked: gpd.GeoDataFrame,
+    cans: gpd.GeoDataFrame,
+    resolved: ResolvedScenario,
+    path: Path,
+    *,
+    boroughs: gpd.GeoDataFrame | None = None,
 ) -> None:
     """Write the consultee map of one build to ``path``."""
     fmap = make_map(
@@ -427,6 +437,9 @@ def _render(
         palette=resolved.map.palette,
         simplify_m=resolved.map.simplify_m,
         notes=[f"Proxy: {p}" for p in resolved.proxies],
+        boroughs=boroughs,
+        indicators=resolved.indicators,
+        area=resolved.area.label,
     )
     save_map(fmap, path)
 
