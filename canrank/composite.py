@@ -27,6 +27,7 @@ __all__ = [
     "normalise",
     "rank_order",
     "ranks_from_scores",
+    "winsorise",
 ]
 
 TRANSFORMS = ("raw", "rate", "rank", "zscore", "minmax", "exp_rank")
@@ -65,6 +66,15 @@ def normalise(values: np.ndarray, transform: str, direction: str = "higher_is_wo
         span = x.max(axis=-1, keepdims=True) - lo
         return np.divide(x - lo, span, out=np.zeros_like(x), where=span > 0)
     raise ValueError(f"unknown transform {transform!r}; choose one of {', '.join(TRANSFORMS)}")
+
+
+def winsorise(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Clip values along the last axis to their ``low`` and ``high`` quantiles (outlier treatment
+    before normalising, OECD/JRC Handbook §5.2)."""
+    x = np.asarray(values, dtype=float)
+    lo = np.quantile(x, low, axis=-1, keepdims=True)
+    hi = np.quantile(x, high, axis=-1, keepdims=True)
+    return np.clip(x, lo, hi)
 
 
 def aggregate(

@@ -59,12 +59,17 @@ class IndicatorConfig(_Strict):
     direction: Direction = "higher_is_worse"
     reference_date: str | None = None
     missing: Literal["error", "median"] = "error"
+    winsorise: tuple[float, float] | None = None
     proxy: ProxyConfig | None = None
 
     @model_validator(mode="after")
     def _rate_needs_denominator(self) -> IndicatorConfig:
         if self.transform == "rate" and self.denominator is None:
             raise ValueError("transform 'rate' needs a 'denominator' column")
+        if self.winsorise is not None:
+            low, high = self.winsorise
+            if not 0 <= low < high <= 1:
+                raise ValueError("winsorise needs two quantiles 0 <= low < high <= 1")
         return self
 
 
@@ -270,6 +275,7 @@ class Config(_Strict):
                     direction=ind.direction,
                     weight=weight / total,
                     missing=ind.missing,
+                    winsorise=ind.winsorise,
                     proxy_note=(proxy.note or f"{proxy.label} stands in for {ind.label}")
                     if proxy
                     else None,
@@ -310,6 +316,7 @@ class ResolvedIndicator(_Strict):
     direction: Direction
     weight: float
     missing: Literal["error", "median"]
+    winsorise: tuple[float, float] | None = None
     proxy_note: str | None
     reference_date: str | None
 

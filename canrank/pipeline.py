@@ -22,7 +22,7 @@ import pandas as pd
 
 from canrank import __version__
 from canrank.acquire import Located, locate_all, sha256_file
-from canrank.composite import aggregate, deciles, normalise, ranks_from_scores
+from canrank.composite import aggregate, deciles, normalise, ranks_from_scores, winsorise
 from canrank.config import Config, ResolvedScenario, load_config
 from canrank.contiguity import Contiguity
 from canrank.errors import InputError, quote
@@ -245,7 +245,8 @@ def rank_study(study: Study) -> gpd.GeoDataFrame:
     for ind in sc.indicators:
         raw = study.values[ind.key].to_numpy(dtype=float)
         out[f"{ind.key}_value"] = raw
-        out[f"{ind.key}_norm"] = normalise(raw, ind.transform, ind.direction)
+        clipped = winsorise(raw, *ind.winsorise) if ind.winsorise else raw
+        out[f"{ind.key}_norm"] = normalise(clipped, ind.transform, ind.direction)
         norm_cols.append(f"{ind.key}_norm")
     weights = np.array([i.weight for i in sc.indicators])
     norm = out[norm_cols].to_numpy(dtype=float)

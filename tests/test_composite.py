@@ -85,3 +85,14 @@ def test_ties_broken_by_code_order() -> None:
 def test_deciles() -> None:
     assert deciles(np.arange(1, 21)).tolist() == [i for i in range(1, 11) for _ in range(2)]
     assert deciles(np.array([1, 3284, 3285, 32844]), 32844).tolist() == [1, 1, 2, 10]
+
+
+def test_winsorise_clips_to_quantiles() -> None:
+    from canrank.composite import winsorise
+
+    x = np.array([0.0, 1.0, 2.0, 3.0, 100.0])
+    out = winsorise(x, 0.0, 0.75)
+    assert out.tolist() == [0.0, 1.0, 2.0, 3.0, 3.0]
+    # 2-D: each draw clipped on its own
+    both = winsorise(np.stack([x, x * 2]), 0.25, 0.75)
+    assert both[1].tolist() == [2.0, 2.0, 4.0, 6.0, 6.0]
