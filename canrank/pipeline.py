@@ -31,6 +31,7 @@ from canrank.naming import assign_wards, name_cans
 from canrank.outputs import atomic_directory, write_csv, write_gpkg, write_json
 from canrank.render import make_map, save_map
 from canrank.selection import Selection, SelectionProblem, SelectionRules, select
+from canrank.vintage import harmonise_indicator
 
 __all__ = [
     "BuildResult",
@@ -58,6 +59,7 @@ class Study:
     wards: gpd.GeoDataFrame | None = None
     boroughs: gpd.GeoDataFrame | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
+    vintage_conversions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -139,6 +141,7 @@ def prepare_study(
     with timer.stage("validate"):
         area = scenario.area
         bounds = frames[area.boundaries]
+        bounds_vintage = bounds.attrs.get("lsoa_vintage")
         pop_src = frames[scenario.population.source]
         pop_path = located[scenario.population.source].path
         if scenario.population.column not in pop_src.columns:
@@ -167,6 +170,7 @@ def prepare_study(
         lsoa["population"] = pop[scenario.population.column].to_numpy(dtype=float)
         denominators = [i.denominator for i in scenario.indicators if i.denominator]
         warnings: list[str] = []
+        conversions: list[dict[str, Any]] = []
         values = pd.DataFrame(index=lsoa.index)
         for ind in scenario.indicators:
             src = frames[ind.source]
@@ -179,6 +183,18 @@ def prepare_study(
                     column=ind.column,
                     hint="fix the indicator's 'column' in the config, or use the right file",
                 )
+            src, conversion = harmonise_indicator(
+                ind,
+                src,
+                file=path,
+                boundaries_vintage=bounds_vintage,
+                lookups=scenario.lookups,
+                frames=frames,
+                target_population=pop_src.set_index("lsoa_code")[scenario.population.column],
+            )
+            if conversion is not None:
+                conversions.append(conversion.to_dict())
+                warnings.append(conversion.summary())
             _check_coverage(src, study_codes, file=path, national=national, what=f"{ind.key!r}")
             raw = src.set_index("lsoa_code").loc[study_codes, ind.column].to_numpy(dtype=float)
             if ind.denominator:
@@ -234,6 +250,7 @@ def prepare_study(
         wards=wards,
         boroughs=boroughs,
         row_counts=counts,
+        vintage_conversions=conversions,
     )
 
 
@@ -510,6 +527,7 @@ def _manifest(
             "resolved": sc.model_dump(mode="json"),
         },
         "proxies": sc.proxies,
+        "vintage_conversions": study.vintage_conversions,
         "inputs": inputs,
         "rows": {
             "lsoas": len(ranked),
