@@ -46,6 +46,7 @@ class ProxyConfig(_Strict):
     denominator: str | None = None
     label: str
     note: str = ""
+    reference_date: str | None = None
 
 
 class IndicatorConfig(_Strict):
@@ -61,6 +62,7 @@ class IndicatorConfig(_Strict):
     missing: Literal["error", "median"] = "error"
     winsorise: tuple[float, float] | None = None
     proxy: ProxyConfig | None = None
+    lsoa_vintage: Literal["2011", "2021"] | None = None  # the source's LSOA geography
 
     @model_validator(mode="after")
     def _rate_needs_denominator(self) -> IndicatorConfig:
@@ -146,7 +148,14 @@ class LocalSourceConfig(_Strict):
 
     path: str
     loader: Literal[
-        "iod", "lsoa_boundaries", "wards", "boroughs", "loneliness", "statxplore", "hmrc_cilif"
+        "iod",
+        "lsoa_boundaries",
+        "wards",
+        "boroughs",
+        "loneliness",
+        "statxplore",
+        "hmrc_cilif",
+        "lsoa_lookup",
     ]
     title: str = ""
     publisher: str = "local file"
@@ -159,6 +168,7 @@ class Config(_Strict):
 
     version: Literal[1] = 1
     sources: dict[str, LocalSourceConfig] = Field(default_factory=dict)
+    lookups: dict[Literal["2011-2021"], str] = Field(default_factory=dict)  # -> a source id
     base_dir: str = Field(".", exclude=True)
     default_scenario: str
     population: PopulationConfig
@@ -200,6 +210,9 @@ class Config(_Strict):
                 if src not in known:
                     listed = ", ".join(sorted(known))
                     raise ValueError(f"indicators.{name}: unknown source {src!r} (known: {listed})")
+        for pair, src in self.lookups.items():
+            if src not in known:
+                raise ValueError(f"lookups.{pair}: unknown source {src!r}")
         for name, area in self.areas.items():
             for src in (area.boundaries, area.wards, area.boroughs):
                 if src is not None and src not in known:
@@ -279,7 +292,8 @@ class Config(_Strict):
                     proxy_note=(proxy.note or f"{proxy.label} stands in for {ind.label}")
                     if proxy
                     else None,
-                    reference_date=ind.reference_date,
+                    reference_date=(proxy.reference_date if proxy else ind.reference_date),
+                    lsoa_vintage=None if proxy else ind.lsoa_vintage,
                 )
             )
         overrides = {k: v for k, v in selection_overrides.items() if v is not None}
@@ -300,6 +314,7 @@ class Config(_Strict):
             selection=selection,
             contiguity=self.contiguity,
             map=self.map,
+            lookups=dict(self.lookups),
         )
 
 
@@ -319,6 +334,7 @@ class ResolvedIndicator(_Strict):
     winsorise: tuple[float, float] | None = None
     proxy_note: str | None
     reference_date: str | None
+    lsoa_vintage: Literal["2011", "2021"] | None = None
 
     @property
     def is_proxy(self) -> bool:
@@ -339,6 +355,7 @@ class ResolvedScenario(_Strict):
     selection: SelectionConfig
     contiguity: ContiguityConfig
     map: MapConfig
+    lookups: dict[str, str] = Field(default_factory=dict)
 
     @property
     def proxies(self) -> list[str]:
@@ -350,6 +367,8 @@ class ResolvedScenario(_Strict):
         ids = [self.area.boundaries, self.population.source]
         ids += [i.source for i in self.indicators]
         ids += [s for s in (self.area.wards, self.area.boroughs) if s]
+        if any(i.lsoa_vintage for i in self.indicators):
+            ids += list(self.lookups.values())
         return list(dict.fromkeys(ids))
 
 

@@ -88,3 +88,12 @@ def test_missing_and_non_mapping_config(tmp_path: Path) -> None:
     path.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(path)
+
+
+def test_proxies_carry_their_own_reference_date() -> None:
+    config = load_config(CONFIG)
+    proxied = {i.key: i for i in config.resolve("lcc-2017-proxies").indicators}
+    real = {i.key: i for i in config.resolve("lcc-2017").indicators}
+    assert real["housing_benefit"].reference_date == "2017-02"
+    assert proxied["housing_benefit"].reference_date.startswith("2015")
+    assert proxied["housing_benefit"].is_proxy and not real["housing_benefit"].is_proxy
