@@ -42,7 +42,7 @@ class Located:
 
     source: Source
     path: Path
-    origin: str  # "cache", "mirror" or "download"
+    origin: str  # "cache", "mirror", "download", "archive" (a zip already in data/raw) or "local"
 
 
 def mirror_from_env() -> Path | None:
@@ -95,25 +95,71 @@ def _in_mirror(source: Source, mirror: Path) -> Path | None:
     return None
 
 
-def _download(url: str, dest: Path, *, progress: ProgressFn | None, timeout: float) -> None:
-    """Download to ``dest`` atomically, resuming a ``.part`` file left by an interrupted run."""
-    part = dest.with_name(dest.name + ".part")
+class _Interrupted(OSError):
+    """The server closed the connection before sending every byte it announced."""
+
+
+def _download(url: str, part: Path, *, progress: ProgressFn | None, timeout: float) -> None:
+    """Download into ``part``, resuming what an interrupted run left there.
+
+    An existing ``part`` is resumed with an HTTP Range request; a server that ignores the range
+    (200 instead of 206) is read from the start again. A response shorter than its
+    Content-Length keeps ``part`` for the next run and raises ``_Interrupted``. The caller
+    verifies ``part`` and moves it to its final name (so the final name is only ever complete).
+    """
     done = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "canrank"})
     if done:
         request.add_header("Range", f"bytes={done}-")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and done:  # the range is past the end: the .part is stale
+            part.unlink()
+            return _download(url, part, progress=progress, timeout=timeout)
+        raise
+    with response:
         if done and response.status != 206:
             done = 0  # server ignored the range: start again
         total = response.length
         total = (total + done) if total is not None else None
+        if progress:
+            progress(done, total)
         with part.open("ab" if done else "wb") as handle:
             while block := response.read(1 << 16):
                 handle.write(block)
                 done += len(block)
                 if progress:
                     progress(done, total)
-    os.replace(part, dest)
+    if total is not None and done < total:
+        raise _Interrupted(
+            f"the connection closed after {done:,} of {total:,} bytes; the partial file "
+            f"{part.name} is kept and the next `canrank fetch` resumes it"
+        )
+
+
+def _reject(part: Path, final: Path) -> Path:
+    """Move a file that failed its checksum aside (never under its final name)."""
+    aside = final.with_name(final.name + ".rejected")
+    os.replace(part, aside)
+    return aside
+
+
+def _verify_new(source: Source, part: Path, final: Path) -> None:
+    """Check a freshly written ``.part`` file, then move it into place; set it aside if bad."""
+    if final.name == source.filename and source.sha256 is not None:
+        actual = sha256_file(part)
+        if actual != source.sha256:
+            aside = _reject(part, final)
+            raise InputError(
+                f"checksum mismatch for source {source.id}: the new file's sha256 is {actual}, "
+                f"the published file's is {source.sha256}; it was not used and is kept aside as "
+                f"{aside.name}",
+                file=final,
+                hint="the download is corrupted or the publisher changed the file; try again, "
+                "or check the publisher's page for a new release",
+            )
+    os.replace(part, final)
 
 
 def fetch(
@@ -125,7 +171,12 @@ def fetch(
     progress: ProgressFn | None = None,
     timeout: float = 60.0,
 ) -> Located:
-    """Put a source's files into ``raw_dir`` from the mirror or the official URL; verify them."""
+    """Put a source's files into ``raw_dir`` from the mirror or the official URL; verify them.
+
+    Downloads are resumable and atomic; an archive (zip) already in ``raw_dir`` is reused, so
+    sources sharing one archive download it once. A checksum mismatch is an error and leaves
+    nothing under the final name.
+    """
     raw_dir.mkdir(parents=True, exist_ok=True)
     cached = _in_cache(source, raw_dir)
     if cached:
@@ -141,21 +192,47 @@ def fetch(
     if not allow_download or source.url is None:
         raise MissingSourceError([(source.id, _how(source, mirror))])
     target = raw_dir / (source.archive or source.filename)
-    try:
-        _download(source.url, target, progress=progress, timeout=timeout)
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise MissingSourceError(
-            [(source.id, f"download from {source.url} failed ({exc}); " + _how(source, mirror))]
-        ) from exc
+    reuse = source.archive is not None and target.is_file() and zipfile.is_zipfile(target)
+    part = target.with_name(target.name + ".part")
+    if not reuse:
+        try:
+            _download(source.url, part, progress=progress, timeout=timeout)
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise MissingSourceError(
+                [
+                    (
+                        source.id,
+                        f"download from {source.url} failed ({_reason(exc)}); "
+                        + _how(source, mirror),
+                    )
+                ],
+                hint="check the network connection (or use --mirror with a local copy) and run "
+                "`canrank fetch` again; an interrupted download resumes",
+            ) from exc
     if source.archive:
-        _extract(target, source, raw_dir)
-    path = raw_dir / source.filename
-    _verify(source, path)
-    return Located(source, path, "download")
+        if not reuse:
+            os.replace(part, target)
+        try:
+            _extract(target, source, raw_dir)
+        except InputError:
+            _reject(target, target)  # a bad archive is not reused by the next run
+            raise
+    else:
+        _verify_new(source, part, target)
+    return Located(source, raw_dir / source.filename, "archive" if reuse else "download")
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason for a failed download (HTTP status, DNS/connection error, timeout)."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"cannot reach the server: {exc.reason}"
+    return str(exc) or type(exc).__name__
 
 
 def _extract(archive: Path, source: Source, raw_dir: Path) -> None:
-    """Pull the source's files (matched by base name) out of a downloaded zip."""
+    """Pull the source's files (matched by base name) out of a zip, verifying the main file."""
     try:
         with zipfile.ZipFile(archive) as zf:
             members = {Path(m).name: m for m in zf.namelist()}
@@ -167,7 +244,7 @@ def _extract(archive: Path, source: Source, raw_dir: Path) -> None:
                 tmp = raw_dir / (name + ".part")
                 with zf.open(members[name]) as src, tmp.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
-                os.replace(tmp, raw_dir / name)
+                _verify_new(source, tmp, raw_dir / name)
     except zipfile.BadZipFile as exc:
         raise InputError(
             "the downloaded archive is not a valid zip (truncated download?)",

@@ -72,6 +72,36 @@ CATALOGUE: dict[str, Source] = {
             sha256="4e385b6fbcb0a2448209405f655b0e0fbe09c179095bbaa660eaaffd08b76234",
         ),
         Source(
+            id="iod2019_file7",
+            publisher="MHCLG",
+            title="English Indices of Deprivation 2019, File 7: all ranks, deciles and scores "
+            "for the indices of deprivation, and population denominators",
+            reference_date="2019-09-26 (indicators mostly 2015/16; population mid-2015; "
+            "LSOA 2011, LAD 2019)",
+            licence=OGL,
+            filename="File_7_-_All_IoD2019_Scores__Ranks__Deciles_and_Population_Denominators_3.csv",
+            loader="iod",
+            url="https://assets.publishing.service.gov.uk/government/uploads/system/uploads/"
+            "attachment_data/file/845345/File_7_-_All_IoD2019_Scores__Ranks__Deciles_and_"
+            "Population_Denominators_3.csv",
+            notes="not the 10-column England-and-Wales income extract sometimes named File_7a",
+        ),
+        Source(
+            id="iod2025_file7",
+            publisher="MHCLG",
+            title="English Indices of Deprivation 2025, File 7: all ranks, scores, deciles and "
+            "population denominators",
+            reference_date="2025-10-30 (population mid-2022; LSOA 2021, LAD 2024)",
+            licence=OGL,
+            filename="File_7_IoD2025_All_Ranks_Scores_Deciles_Population_Denominators.csv",
+            loader="iod",
+            url="https://assets.publishing.service.gov.uk/media/691ded56d140bbbaa59a2a7d/"
+            "File_7_IoD2025_All_Ranks_Scores_Deciles_Population_Denominators.csv",
+            notes="on 2021 LSOAs: with 2011 boundaries configure lookups: {'2011-2021': "
+            "lsoa11_lsoa21_lookup} and lsoa_vintage: '2021' on the indicator; the file at this "
+            "URL is a re-issue of the 30 Oct 2025 original (media/68ff5daabcb10f6bf9bef911/)",
+        ),
+        Source(
             id="iod2019_london",
             publisher="MHCLG, repackaged for London by the GLA (London Datastore)",
             title="ID 2019 for London (English Indices of Deprivation 2019, London LSOAs)",
@@ -134,6 +164,45 @@ CATALOGUE: dict[str, Source] = {
             sha256="e636a2e550969fa61452443f6a04fded7f9fd51df9f00f052ed90c3eabb2258e",
             how_to_get="download the GeoJSON of 'LSOA (Dec 2011) Boundaries Super Generalised "
             "Clipped (BSC) EW V3' from the ONS Open Geography Portal as LSOA.geojson",
+        ),
+        Source(
+            id="ew_lsoa_2021_bgc",
+            publisher="ONS (Open Geography Portal)",
+            title="Lower layer Super Output Areas (December 2021) Boundaries EW BGC (V5)",
+            reference_date="2021-12",
+            licence=OGL + " (contains OS data © Crown copyright and database right)",
+            filename="Lower_layer_Super_Output_Areas_December_2021_Boundaries_EW_BGC_V5.geojson",
+            loader="lsoa_boundaries",
+            how_to_get="download the GeoJSON of 'Lower layer Super Output Areas (December 2021) "
+            "Boundaries EW BGC (V5)' from geoportal.statistics.gov.uk (the portal adds a number "
+            "to the name; save it under this name); fields LSOA21CD, LSOA21NM",
+        ),
+        Source(
+            id="ew_lsoa_2021_bsc",
+            publisher="ONS (Open Geography Portal)",
+            title="Lower layer Super Output Areas (December 2021) Boundaries EW BSC (V4)",
+            reference_date="2021-12",
+            licence=OGL + " (contains OS data © Crown copyright and database right)",
+            filename="Lower_layer_Super_Output_Areas_December_2021_Boundaries_EW_BSC_V4.geojson",
+            loader="lsoa_boundaries",
+            how_to_get="download the GeoJSON of 'Lower layer Super Output Areas (December 2021) "
+            "Boundaries EW BSC (V4)' from geoportal.statistics.gov.uk and save it under this name",
+        ),
+        Source(
+            id="lsoa11_lsoa21_lookup",
+            publisher="ONS (Open Geography Portal)",
+            title="LSOA (2011) to LSOA (2021) to Local Authority District (2022) Exact Fit "
+            "Lookup for EW (V3)",
+            reference_date="2022 (LSOA 2011 and 2021, LAD 2022)",
+            licence=OGL,
+            filename="LSOA_(2011)_to_LSOA_(2021)_to_Local_Authority_District_(2022)_Exact_Fit_"
+            "Lookup_for_EW_(V3).csv",
+            loader="lsoa_lookup",
+            how_to_get="download the CSV of 'LSOA (2011) to LSOA (2021) to Local Authority "
+            "District (2022) Exact Fit Lookup for EW (V3)' from geoportal.statistics.gov.uk "
+            "(also listed on data.gov.uk); columns LSOA11CD, LSOA11NM, LSOA21CD, LSOA21NM, "
+            "CHGIND, LAD22CD, LAD22NM, LAD22NMW, ObjectId",
+            notes="CHGIND: U unchanged, S 2011 LSOA split, M 2011 LSOAs merged, X complex",
         ),
         Source(
             id="ageuk_loneliness_london",

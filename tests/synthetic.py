@@ -171,3 +171,82 @@ def write_study(root: Path, *, rows: int = 8, cols: int = 9, n_cans: int = 2) ->
     cpath = root / "indicators.yaml"
     cpath.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return MiniStudy(root, cpath, fpath, bpath, list(bounds["LSOA11CD"]))
+
+
+# --- other IoD editions and extracts (added for the vintage/fetch work) -------------------------
+
+#: The IoD 2025 File 7 population columns (mid-2022; no 16-59 column; working age 18-66).
+FILE7_2025_POPULATION = [
+    "Total population: mid 2022",
+    "Dependent Children aged 0-15: mid 2022",
+    "Older population aged 60 and over: mid 2022",
+    "Working age population 18-66 (for use with Employment Deprivation Domain): mid 2022",
+]
+
+
+def file7_header_2025(
+    idaopi: str = "Income Deprivation Affecting Older People (IDAOPI)",
+) -> list[str]:
+    """IoD 2025 File 7 header (56 columns): 2021 LSOAs, 2024 LADs, mid-2022 denominators.
+
+    One published header is cut short ("... 10% of LSO"); ``idaopi`` lets tests try the
+    "... Older People Index (IDAOPI)" spelling too.
+    """
+    cols = [
+        "LSOA code (2021)",
+        "LSOA name (2021)",
+        "Local Authority District code (2024)",
+        "Local Authority District name (2024)",
+    ]
+    for name, score in DOMAINS:
+        if name.startswith("Income Deprivation Affecting Older People"):
+            name = idaopi
+        decile = f"{name} Decile (where 1 is most deprived 10% of LSOAs)"
+        if name == "Children and Young People Sub-domain":
+            decile = decile[:80]  # truncated in the published file
+        cols += [f"{name} {score}", f"{name} Rank (where 1 is most deprived)", decile]
+    return cols + FILE7_2025_POPULATION
+
+
+def file7a_header() -> list[str]:
+    """The 10-column IoD2019 England-and-Wales income extract ('File_7a'), as described in
+    shared/data/SOURCES.md: LSOA/LAD (2019) codes and names, Income, IDACI and IDAOPI score/rank."""
+    cols = [
+        "LSOA code (2011)",
+        "LSOA name (2011)",
+        "Local Authority District code (2019)",
+        "Local Authority District name (2019)",
+    ]
+    for name in (
+        "Income",
+        "Income Deprivation Affecting Children Index (IDACI)",
+        "Income Deprivation Affecting Older People (IDAOPI)",
+    ):
+        cols += [f"{name} Score (rate)", f"{name} Rank (where 1 is most deprived)"]
+    return cols
+
+
+def iod_frame(
+    header: list[str], codes: list[str], lads: list[tuple[str, str]], seed: int = 1
+) -> pd.DataFrame:
+    """Synthetic rows for any IoD header: scores, ranks, deciles and populations by column name."""
+    rng = np.random.default_rng(seed)
+    n = len(codes)
+    data: dict[str, object] = {
+        header[0]: codes,
+        header[1]: [f"{lad[1]} {i:03d}A" for i, lad in enumerate(lads)],
+        header[2]: [lad[0] for lad in lads],
+        header[3]: [lad[1] for lad in lads],
+    }
+    score = np.zeros(n)
+    for col in header[4:]:
+        if " Score" in col:
+            score = np.round(rng.gamma(2.0, 0.1, n), 3)
+            data[col] = score
+        elif " Rank" in col:
+            data[col] = (-score).argsort().argsort() + 1
+        elif " Decile" in col:
+            data[col] = np.ceil(((-score).argsort().argsort() + 1) * 10 / n).astype(int)
+        else:
+            data[col] = rng.integers(200, 2200, n)
+    return pd.DataFrame(data)

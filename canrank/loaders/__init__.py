@@ -25,6 +25,7 @@ LOADERS: dict[str, str] = {
     "loneliness": "canrank.loaders.loneliness:read_loneliness",
     "statxplore": "canrank.loaders.statxplore:read_statxplore",
     "hmrc_cilif": "canrank.loaders.hmrc:read_hmrc_cilif",
+    "lsoa_lookup": "canrank.vintage:read_lsoa_lookup",
 }
 
 

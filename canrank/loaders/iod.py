@@ -31,6 +31,9 @@ IOD_DOMAINS: dict[str, str] = {
     "Living Environment": "living_environment",
     "Income Deprivation Affecting Children Index (IDACI)": "idaci",
     "Income Deprivation Affecting Older People (IDAOPI)": "idaopi",
+    # IoD 2025 and the File 8/File 7a family also spell these differently
+    "Income Deprivation Affecting Older People Index (IDAOPI)": "idaopi",
+    "Income Domain": "income",
     "Children and Young People Sub-domain": "cyp",
     "Adult Skills Sub-domain": "adult_skills",
     "Geographical Barriers Sub-domain": "geographical_barriers",
@@ -44,7 +47,8 @@ _POPULATION = {
     "Dependent Children aged 0-15": "children_0_15",
     "Population aged 16-59": "pop_16_59",
     "Older population aged 60 and over": "older_60_plus",
-    "Working age population 18-59/64": "working_age",
+    # 2015/2019: "18-59/64: for use with ...", 2025: "18-66 (for use with ...): mid 2022"
+    "Working age population": "working_age",
 }
 
 _MEASURE = re.compile(r"^(?P<domain>.+?) (?P<kind>Score|Rank|Decile)\b")
@@ -125,12 +129,18 @@ def _tidy_names(columns: list[str]) -> dict[str, str]:
 
 
 def _finish(
-    frame: pd.DataFrame, *, file: Path, edition: IodEdition, header_rows: int
+    frame: pd.DataFrame,
+    *,
+    file: Path,
+    edition: IodEdition,
+    header_rows: int,
+    required: tuple[str, ...] = ("lsoa_code", "imd_score", "imd_rank"),
+    countries: str = "E",
 ) -> pd.DataFrame:
     """Validate codes and numbers, then return the tidy frame sorted by LSOA code."""
     rename = _tidy_names(list(frame.columns))
     tidy = frame.rename(columns=rename)[list(dict.fromkeys(rename.values()))]
-    for needed in ("lsoa_code", "imd_score", "imd_rank"):
+    for needed in required:
         if needed not in tidy.columns:
             published = {
                 "lsoa_code": "LSOA code (2011)",
@@ -145,7 +155,7 @@ def _finish(
         file=file,
         column="LSOA code",
         header_rows=header_rows,
-        countries="E",
+        countries=countries,
         vintage=edition.lsoa_vintage,
     )
     value_cols = [
@@ -236,4 +246,44 @@ def read_iod(path: str | Path) -> pd.DataFrame:
         frame = _read_csv(path)
         edition = detect_iod_edition(list(frame.columns), file=path, layout="file7-csv")
         header_rows = 1
+        if _is_income_extract(list(frame.columns)):
+            return _read_income_extract(frame, file=path, edition=edition)
     return _finish(frame, file=path, edition=edition, header_rows=header_rows)
+
+
+_INCOME_ONLY = {"income", "idaci", "idaopi"}
+
+
+def _is_income_extract(columns: list[str]) -> bool:
+    """True for the 10-column England-and-Wales IoD2019 extract ('File_7a'): income domains only."""
+    domains = {v.rsplit("_", 1)[0] for v in _tidy_names(columns).values() if v.endswith("_score")}
+    return bool(domains) and domains <= _INCOME_ONLY
+
+
+def _read_income_extract(frame: pd.DataFrame, *, file: Path, edition: IodEdition) -> pd.DataFrame:
+    """Load what the England-and-Wales income extract has: English rows, scores, E+W ranks.
+
+    Its ranks run over 34,753 English and Welsh LSOAs, so they are kept as ``<domain>_rank_ew``
+    (not comparable with File 7's English ranks); its scores (rates) are the same as File 7's.
+    There is no IMD score: an indicator asking for ``imd_score`` fails naming the columns here.
+    """
+    layout = IodEdition(
+        edition.edition,
+        edition.lsoa_vintage,
+        edition.lad_vintage,
+        edition.population_year,
+        "income-extract-ew",
+    )
+    tidy = _finish(
+        frame, file=file, edition=layout, header_rows=1, required=("lsoa_code",), countries="EW"
+    )
+    english = tidy["lsoa_code"].str.startswith("E")
+    welsh = int((~english).sum())
+    out = tidy[english].reset_index(drop=True)
+    out = out.rename(columns={c: f"{c}_ew" for c in out.columns if c.endswith("_rank")})
+    out.attrs = dict(tidy.attrs)
+    out.attrs["notes"] = [
+        "IoD2019 England-and-Wales income extract ('File_7a'): no IMD score or other domains; "
+        f"{welsh} Welsh LSOA row(s) dropped; ranks are over England and Wales (kept as *_rank_ew)"
+    ]
+    return out
