@@ -26,6 +26,21 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) this process has used."""
+    import psutil
+
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
+def _rss_mib() -> float:
+    """Current resident memory of this process."""
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -72,14 +87,15 @@ def main() -> None:
 
     design = Design()
     inputs = inputs_from_build(nominal, design)
+    before_mib = _rss_mib()
     run_sensitivity(inputs, design=design, draws=50, seed=0, workers=1)  # warm-up
     n_local = min(2000, args.draws)
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu_s()
     run_sensitivity(inputs, design=design, draws=n_local, seed=0, workers=1)
-    local_s = time.perf_counter() - start
+    local_s, local_cpu = time.perf_counter() - start, _cpu_s() - cpu0
     print(
         f"in-process: {n_local} draws in {local_s:.1f} s = {1000 * local_s / n_local:.2f} ms "
-        f"per draw (one core)"
+        f"per draw wall, {1000 * local_cpu / n_local:.2f} ms CPU (one core)"
     )
 
     start = time.perf_counter()
@@ -90,10 +106,12 @@ def main() -> None:
         Client(cluster) as client,
     ):
         started = time.perf_counter() - start
+        cpu0 = sum(client.run(_cpu_s).values()) + _cpu_s()
         t0 = time.perf_counter()
         result = run_sensitivity(inputs, design=design, draws=args.draws, seed=0, scheduler=client)
         run_s = time.perf_counter() - t0
-        workers_mib = client.run(_peak_rss_mib)
+        cpu_s = sum(client.run(_cpu_s).values()) + _cpu_s() - cpu0
+        workers_mib = client.run(_rss_mib)
     total = time.perf_counter() - start
     print(
         f"local cluster, {args.workers} workers: {args.draws:,} draws in {run_s:.1f} s "
@@ -101,8 +119,15 @@ def main() -> None:
         f"{1000 * run_s / args.draws:.2f} ms per draw wall, batches of "
         f"{result.execution['batch_size']}"
     )
+    print(
+        f"CPU time (workers + client): {cpu_s:.1f} s = {1000 * cpu_s / args.draws:.2f} ms per "
+        f"draw; load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     peaks = ", ".join(f"{v:.0f}" for v in workers_mib.values())
-    print(f"peak memory: client {_peak_rss_mib():.0f} MiB, workers {peaks} MiB")
+    print(
+        f"memory: client {before_mib:.0f} MiB after the nominal build, peak {_peak_rss_mib():.0f} "
+        f"MiB; each worker {peaks} MiB resident after the run"
+    )
     print(f"nominal CANs re-selected: {np.round(result.selection_frequency, 3).tolist()}")
 
 
