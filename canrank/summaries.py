@@ -44,7 +44,6 @@ all districts.
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from canrank.errors import InputError, quote
+from canrank.loaders._validate import open_workbook
 
 __all__ = [
     "DOMAINS",
@@ -507,16 +507,7 @@ def read_published_summaries(path: str | Path) -> pd.DataFrame:
     3 decimals, average rank and local concentration to 2, proportion and extent to 4).
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", file=path, hint="check the path")
-    try:
-        book = pd.ExcelFile(path, engine="openpyxl")
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
-        raise InputError(
-            f"the workbook cannot be opened ({type(exc).__name__}); it may be truncated",
-            file=path,
-            hint="download it again",
-        ) from exc
+    book = open_workbook(path)
     parts: list[pd.DataFrame] = []
     sheets: list[str] = []
     for sheet_name in book.sheet_names:

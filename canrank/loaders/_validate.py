@@ -8,6 +8,7 @@ in a spreadsheet or text editor.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -21,6 +22,7 @@ __all__ = [
     "LSOA_2021",
     "SUPPRESSION_MARKERS",
     "check_lsoa_codes",
+    "open_workbook",
     "require_columns",
     "to_numeric",
 ]
@@ -184,3 +186,19 @@ def to_numeric(
             )
         out[col] = num.astype(float)
     return out
+
+
+def open_workbook(path: str | Path) -> pd.ExcelFile:
+    """Open an .xlsx workbook; a missing, truncated or non-xlsx file is an ``InputError``."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", file=path, hint="check the path or run `canrank fetch`")
+    try:
+        return pd.ExcelFile(path, engine="openpyxl")
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
+        raise InputError(
+            f"the workbook cannot be opened ({type(exc).__name__}); it may be truncated or not "
+            "an .xlsx file",
+            file=path,
+            hint="download it again",
+        ) from exc

@@ -8,14 +8,18 @@ file name, and every edition is returned with the same tidy column names, e.g. `
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from canrank.errors import InputError, quote
-from canrank.loaders._validate import check_lsoa_codes, require_columns, to_numeric
+from canrank.loaders._validate import (
+    check_lsoa_codes,
+    open_workbook,
+    require_columns,
+    to_numeric,
+)
 
 __all__ = ["IOD_DOMAINS", "IodEdition", "detect_iod_edition", "read_iod"]
 
@@ -200,14 +204,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _read_london_workbook(path: Path) -> tuple[pd.DataFrame, IodEdition]:
     """Join the LSOA sheets of the GLA 'ID 2019 for London' workbook into one File-7-like frame."""
-    try:
-        book = pd.ExcelFile(path, engine="openpyxl")
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
-        raise InputError(
-            f"the workbook cannot be opened ({type(exc).__name__}); it may be truncated",
-            file=path,
-            hint="download it again",
-        ) from exc
+    book = open_workbook(path)
     sheets = [s for s in book.sheet_names if re.fullmatch(r"IMD \d{4}", s)]
     if not sheets:
         raise InputError(

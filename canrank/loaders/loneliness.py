@@ -7,14 +7,13 @@ column the workbook publishes for boroughs and MSOAs.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from canrank.errors import InputError, quote
-from canrank.loaders._validate import check_lsoa_codes, to_numeric
+from canrank.loaders._validate import check_lsoa_codes, open_workbook, to_numeric
 
 __all__ = ["read_loneliness"]
 
@@ -24,17 +23,7 @@ _SHEET = "LSOA"
 def read_loneliness(path: str | Path, *, sheet: str = _SHEET) -> pd.DataFrame:
     """Read the LSOA sheet: code, name, ``loneliness_log_odds``, ``loneliness_prevalence`` (%)."""
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", file=path, hint="check the path or run `canrank fetch`")
-    try:
-        book = pd.ExcelFile(path, engine="openpyxl")
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as exc:
-        raise InputError(
-            f"the workbook cannot be opened ({type(exc).__name__}); it may be truncated or not "
-            "an .xlsx file",
-            file=path,
-            hint="download it again",
-        ) from exc
+    book = open_workbook(path)
     if sheet not in book.sheet_names:
         raise InputError(
             f"no sheet {quote(sheet)}; sheets are {', '.join(quote(s) for s in book.sheet_names)}",
