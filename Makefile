@@ -36,6 +36,7 @@ lint: setup
 	$(BIN)/ruff check canrank tests benchmarks
 
 bench: setup browser
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	CANRANK_MIRROR=$(MIRROR) $(BIN)/python benchmarks/run.py
 
 clean:

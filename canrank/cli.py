@@ -128,6 +128,18 @@ def build(
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse scenarios that use proxy sources.")
     ] = False,
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="Selection method: greedy or optimal (default: config's)."),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", help="Seconds the optimal method may search (then: gap)."),
+    ] = None,
+    overrides: Annotated[
+        Path | None,
+        typer.Option("--overrides", help="Local-knowledge overrides (YAML or CSV)."),
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Rank every LSOA, select the CANs and write lsoa.csv, cans.csv, canrank.gpkg, map.html
@@ -146,10 +158,13 @@ def build(
                 on_stage=hook,
                 area=area,
                 strict=strict,
+                overrides=overrides,
                 n_cans=n_cans,
                 min_population=min_population,
                 max_population=max_population,
                 max_per_borough=max_per_borough,
+                method=method,
+                time_limit_s=time_limit,
             )
         )
     if quiet:
@@ -169,6 +184,12 @@ def build(
             f"{row['mean_score']:.3f}",
         )
     console.print(table)
+    sel = result.manifest["selection"]
+    if sel.get("gap") is not None:
+        console.print(
+            f"Selection ({sel['method']}): objective {sel['objective_value']:,.0f}, upper bound "
+            f"{sel['upper_bound']:,.0f}, gap {100 * sel['gap']:.2f}%"
+        )
     console.print(f"Outputs written to {result.out_dir}")
 
 

@@ -95,8 +95,10 @@ class SelectionConfig(_Strict):
     max_per_borough: int = Field(2, ge=1)
     separation: bool = True
     min_member_score: float | None = None
-    method: Literal["greedy"] = "greedy"
+    method: Literal["greedy", "optimal"] = "greedy"
     seeds: int = Field(200, ge=1)
+    time_limit_s: float = Field(120.0, gt=0)  # optimal: stop and report the gap after this
+    mip_gap: float = Field(0.005, ge=0, lt=1)  # optimal: relative gap accepted as optimal
 
     @model_validator(mode="after")
     def _bounds(self) -> SelectionConfig:

@@ -29,6 +29,12 @@ from canrank.errors import InputError, quote
 from canrank.loaders import read_source
 from canrank.naming import assign_wards, name_cans
 from canrank.outputs import atomic_directory, write_csv, write_gpkg, write_json
+from canrank.overrides import (
+    apply_overrides,
+    can_override_notes,
+    load_overrides,
+    override_map_notes,
+)
 from canrank.render import make_map, save_map
 from canrank.selection import Selection, SelectionProblem, SelectionRules, select
 from canrank.vintage import harmonise_indicator
@@ -305,8 +311,11 @@ def select_cans(problem: SelectionProblem, scenario: ResolvedScenario) -> Select
     """Run the configured selection method."""
     sel = scenario.selection
     options: dict[str, Any] = {}
-    if sel.method == "greedy":
+    if sel.method in ("greedy", "optimal"):
         options["seeds"] = sel.seeds
+    if sel.method == "optimal":
+        options["time_limit_s"] = sel.time_limit_s
+        options["mip_gap"] = sel.mip_gap
     return select(problem, sel.method, **options)
 
 
@@ -337,7 +346,57 @@ def can_table(
             }
         )
     cans = gpd.GeoDataFrame(rows, geometry="geometry", crs=ranked.crs)
+    if len(cans):
+        cans = _can_profiles(ranked, selection, labels, cans)
     return cans, labels
+
+
+def _can_profiles(
+    ranked: gpd.GeoDataFrame, selection: Selection, labels: np.ndarray, cans: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """Add each CAN's profile: every indicator's population-weighted mean against the study
+    area's median, and the MHCLG summary measures of the composite score within the study area
+    (:func:`canrank.summaries.summary_measures`, ranks out of the study area's LSOAs)."""
+    from canrank.summaries import summary_measures
+
+    pop = ranked["population"].to_numpy(dtype=float)
+    extra: dict[str, list[float] | float] = {}
+    for col in [c for c in ranked.columns if c.endswith("_value")]:
+        key = col[: -len("_value")]
+        values = ranked[col].to_numpy(dtype=float)
+        median = float(np.median(values))
+        means = [float(np.average(values[m], weights=pop[m])) for m in selection.cans]
+        extra[f"{key}_value"] = means
+        extra[f"{key}_area_median"] = median
+        extra[f"{key}_median_ratio"] = [v / median if median else float("nan") for v in means]
+    inside = labels > 0
+    frame = pd.DataFrame(
+        {
+            "can_id": labels[inside],
+            "score": ranked["score"].to_numpy(dtype=float)[inside],
+            "rank": ranked["rank"].to_numpy()[inside],
+            "population": pop[inside],
+        }
+    )
+    measures = summary_measures(
+        frame,
+        group="can_id",
+        score="score",
+        rank="rank",
+        population="population",
+        n_national=len(ranked),
+    ).set_index("area_code")
+    for name in (
+        "average_score",
+        "average_rank",
+        "proportion_most_deprived_10",
+        "extent",
+        "local_concentration",
+    ):
+        extra[name] = measures.loc[cans["can_id"], name].to_numpy(dtype=float).tolist()
+    out = cans.drop(columns="geometry").assign(**extra)
+    out["geometry"] = cans.geometry.to_numpy()
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=cans.crs)
 
 
 def _versions() -> dict[str, str]:
@@ -373,6 +432,7 @@ def build(
     write: bool = True,
     area: str | None = None,
     strict: bool = False,
+    overrides: str | Path | None = None,
     **selection_overrides: Any,
 ) -> BuildResult:
     """Run the whole pipeline for one scenario and (unless ``write=False``) write the outputs.
@@ -406,6 +466,11 @@ def build(
         )
     with timer.stage("select"):
         problem = build_problem(ranked, graph, resolved)
+        local = load_overrides(overrides) if overrides is not None else None
+        override_notes: list[str] = []
+        if local:
+            problem, override_notes = apply_overrides(problem, local)
+            override_notes = [*override_notes, *local.warnings]
         selection = select_cans(problem, resolved)
     with timer.stage("name"):
         if study.wards is not None:
@@ -416,8 +481,15 @@ def build(
         ranked["can_name"] = ranked["can_id"].map(name_by_id).astype("string")
         if study.scenario.proxies:
             cans["proxies"] = "; ".join(study.scenario.proxies)
+        cans["selection_method"] = selection.method
+        cans["selection_gap"] = selection.gap
+        cans["override"] = can_override_notes(local, problem, selection) if local else ""
     lsoa_out = _lsoa_columns(ranked, resolved)
     manifest = _manifest(config_path, resolved, study, graph, selection, ranked, cans, timer)
+    manifest["selection"]["solve_seconds"] = round(selection.solve_seconds, 3)
+    if local:
+        manifest["overrides"] = local.to_manifest() | {"warnings": override_notes}
+        manifest["warnings"] = [*manifest["warnings"], *override_notes]
     default_dir = resolved.name if area is None else f"{resolved.name}-{resolved.area_key}"
     out_dir = Path(out) if out else Path("data/processed") / default_dir
     if write:
@@ -427,7 +499,14 @@ def build(
                 write_csv(_cans_csv(cans), tmp / "cans.csv")
                 write_gpkg({"lsoa": lsoa_out, "cans": cans}, tmp / "canrank.gpkg")
             with timer.stage("render"):
-                _render(ranked, cans, resolved, tmp / "map.html", boroughs=study.boroughs)
+                _render(
+                    ranked,
+                    cans,
+                    resolved,
+                    tmp / "map.html",
+                    boroughs=study.boroughs,
+                    notes=override_map_notes(local) if local else [],
+                )
             manifest["timings_s"] = dict(timer.timings)
             write_json(manifest, tmp / "manifest.json")
     manifest["timings_s"] = dict(timer.timings)
@@ -443,8 +522,9 @@ def _render(
     path: Path,
     *,
     boroughs: gpd.GeoDataFrame | None = None,
+    notes: list[str] | None = None,
 ) -> None:
-    """Write the consultee map of one build to ``path``."""
+    """Write the consultee map of one build to ``path`` (``notes`` are added to the legend)."""
     fmap = make_map(
         ranked,
         cans,
@@ -454,7 +534,7 @@ def _render(
         k=resolved.map.k,
         palette=resolved.map.palette,
         simplify_m=resolved.map.simplify_m,
-        notes=[f"Proxy: {p}" for p in resolved.proxies],
+        notes=[f"Proxy: {p}" for p in resolved.proxies] + list(notes or []),
         boroughs=boroughs,
         indicators=resolved.indicators,
         area=resolved.area.label,

@@ -12,6 +12,7 @@ from typing import Any
 
 from canrank.errors import SelectionError
 from canrank.selection.greedy import select_greedy
+from canrank.selection.optimal import select_optimal
 from canrank.selection.problem import (
     Selection,
     SelectionProblem,
@@ -28,7 +29,10 @@ __all__ = [
     "validate_selection",
 ]
 
-METHODS: dict[str, Callable[..., Selection]] = {"greedy": select_greedy}
+METHODS: dict[str, Callable[..., Selection]] = {
+    "greedy": select_greedy,
+    "optimal": select_optimal,
+}
 
 
 def select(problem: SelectionProblem, method: str = "greedy", **options: Any) -> Selection:

@@ -1,6 +1,6 @@
 """The CAN selection problem, its result, and a validator every method's output must pass.
 
-Problem (documented in README "How CANs are chosen"): choose ``k`` disjoint sets of areas, each
+Problem (documented in docs/selection.md): choose ``k`` disjoint sets of areas, each
 inducing a connected subgraph of the contiguity graph, each with population in
 ``[min_population, max_population]``, at most ``max_per_borough`` sets touching any borough
 (a set counts against every borough it has an area in), optionally pairwise non-adjacent
@@ -45,6 +45,8 @@ class SelectionProblem:
     borough: np.ndarray  # integer borough index per area
     rules: SelectionRules
     excluded: np.ndarray | None = None  # boolean mask of areas that may not be selected
+    fixed: tuple[np.ndarray, ...] = ()  # whole CANs given by local knowledge, kept as they are
+    locked: tuple[np.ndarray, ...] = ()  # groups of areas that must each lie in one (own) CAN
 
     def __post_init__(self) -> None:
         n = self.graph.n
@@ -58,12 +60,17 @@ class SelectionProblem:
         return self.population * self.score
 
     def eligible(self) -> np.ndarray:
-        """Areas that may join a CAN (not excluded, above the minimum member score)."""
+        """Areas that may join a CAN (not excluded, above the minimum member score).
+
+        Locked areas are always eligible (local knowledge overrides the member-score floor).
+        """
         ok = np.ones(self.graph.n, dtype=bool)
-        if self.excluded is not None:
-            ok &= ~self.excluded
         if self.rules.min_member_score is not None:
             ok &= self.score >= self.rules.min_member_score
+        for group in self.locked:
+            ok[group] = True
+        if self.excluded is not None:
+            ok &= ~self.excluded
         return ok
 
     def objective(self, cans: list[np.ndarray]) -> float:
@@ -93,14 +100,24 @@ class Selection:
 
 
 def validate_selection(problem: SelectionProblem, cans: list[np.ndarray] | tuple) -> list[str]:
-    """Every rule a selection breaks, as readable sentences (empty when valid)."""
+    """Every rule a selection breaks, as readable sentences (empty when valid).
+
+    Fixed CANs (local knowledge) are exempt from the population, eligibility, borough-cap and
+    separation rules among themselves: those breaks are reported as override warnings instead
+    (:func:`canrank.overrides.override_warnings`). Every other rule applies to them.
+    """
     rules = problem.rules
     g = problem.graph
     problems: list[str] = []
     if len(cans) != rules.n_cans:
         problems.append(f"{len(cans)} CANs selected, {rules.n_cans} required")
+    fixed_keys = {tuple(sorted(np.asarray(f).tolist())) for f in problem.fixed}
+    is_fixed = [tuple(sorted(np.asarray(c).tolist())) in fixed_keys for c in cans]
+    if sum(is_fixed) != len(fixed_keys):
+        problems.append(f"{len(fixed_keys) - sum(is_fixed)} fixed CAN(s) missing or changed")
     seen: dict[int, int] = {}
     per_borough: dict[int, int] = {}
+    fixed_per_borough: dict[int, int] = {}
     eligible = problem.eligible()
     for k, members in enumerate(cans, start=1):
         m = np.asarray(members)
@@ -108,25 +125,38 @@ def validate_selection(problem: SelectionProblem, cans: list[np.ndarray] | tuple
             if i in seen:
                 problems.append(f"area {g.ids[i]} is in CAN {seen[i]} and CAN {k}")
             seen[i] = k
+        if not g.is_connected(m):
+            problems.append(f"CAN {k} is not contiguous")
+        for b in np.unique(problem.borough[m]).tolist():
+            per_borough[b] = per_borough.get(b, 0) + 1
+            if is_fixed[k - 1]:
+                fixed_per_borough[b] = fixed_per_borough.get(b, 0) + 1
+        if is_fixed[k - 1]:
+            continue
         if not eligible[m].all():
             bad = [g.ids[i] for i in m[~eligible[m]]]
             problems.append(f"CAN {k} contains ineligible areas {bad[:3]}")
-        if not g.is_connected(m):
-            problems.append(f"CAN {k} is not contiguous")
         pop = float(problem.population[m].sum())
         if not rules.min_population <= pop <= rules.max_population:
             problems.append(
                 f"CAN {k} has population {pop:,.0f}, outside "
                 f"{rules.min_population:,.0f}-{rules.max_population:,.0f}"
             )
-        for b in np.unique(problem.borough[m]).tolist():
-            per_borough[b] = per_borough.get(b, 0) + 1
     for b, count in per_borough.items():
-        if count > rules.max_per_borough:
+        if count > max(rules.max_per_borough, fixed_per_borough.get(b, 0)):
             problems.append(f"borough #{b} has {count} CANs (limit {rules.max_per_borough})")
+    for group in problem.locked:
+        holders = {seen.get(int(i)) for i in np.asarray(group).tolist()}
+        if None in holders or len(holders) != 1:
+            problems.append(f"locked areas {[g.ids[i] for i in group][:3]} are not in one CAN")
+    holders_all = [seen.get(int(np.asarray(grp)[0])) for grp in problem.locked]
+    if len({h for h in holders_all if h is not None}) < len([h for h in holders_all if h]):
+        problems.append("two locked groups share one CAN")
     if rules.separation:
         for a in range(len(cans)):
             for b in range(a + 1, len(cans)):
+                if is_fixed[a] and is_fixed[b]:
+                    continue
                 if g.touches(cans[a], cans[b]):
                     problems.append(f"CAN {a + 1} touches CAN {b + 1}")
     return problems
