@@ -6,7 +6,7 @@ VENV     ?= .venv
 BIN      := $(VENV)/bin
 SCENARIO ?= lcc-2017-proxies
 # The mirror of published files: ../shared/data when it exists, else $CANRANK_MIRROR, else none
-MIRROR   ?= $(or $(wildcard ../shared/data),$(CANRANK_MIRROR))
+MIRROR   ?= $(abspath $(or $(wildcard ../shared/data),$(CANRANK_MIRROR)))
 SOURCE_FLAGS := $(if $(MIRROR),--mirror $(MIRROR),--download)
 PYTEST_ARGS ?=
 

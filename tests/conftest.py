@@ -13,7 +13,7 @@ CONFIG = REPO / "config" / "indicators.yaml"
 
 def _mirror() -> Path:
     env = os.environ.get("CANRANK_MIRROR")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    return Path(env).resolve() if env else REPO.parent / "shared" / "data"
 
 
 MIRROR = _mirror()
