@@ -295,6 +295,12 @@ def inputs_from_build(result: Any, design: Design) -> SensitivityInputs:
 
     study = result.study
     sc = study.scenario
+    if result.selection.method != "greedy":
+        raise ConfigError(
+            f"the nominal selection was made with {result.selection.method!r}, but draws are "
+            "re-selected with greedy, so method differences would look like instability",
+            hint="build the nominal scenario with method='greedy' (canrank sensitivity does)",
+        )
     design.check(sc.aggregation)
     ranked = rank_study(study)
     problem = build_problem(ranked, result.graph, sc)

@@ -259,15 +259,15 @@ def test_cli_rejects_bad_options(mini, tmp_path: Path) -> None:
 
 
 @pytest.mark.realdata
-def test_london_twin_equals_reference_greedy_on_draws(london_build) -> None:
+def test_london_twin_equals_reference_greedy_on_draws(london_build_greedy) -> None:
     design = Design()
-    inputs = inputs_from_build(london_build, design)
+    inputs = inputs_from_build(london_build_greedy, design)
     option, _dropped, weights = draw_design(design, inputs.weights, 4, 2017, 0, 5)
     arrays = inputs.arrays
     for t, w in zip(option, weights, strict=True):
         score = aggregate(inputs.norm[t], w)
         problem = SelectionProblem(
-            graph=london_build.graph,
+            graph=london_build_greedy.graph,
             score=score,
             population=arrays.population,
             borough=arrays.borough,
@@ -281,9 +281,9 @@ def test_london_twin_equals_reference_greedy_on_draws(london_build) -> None:
 
 
 @pytest.mark.realdata
-def test_london_unperturbed_draws_reproduce_the_build(london_build) -> None:
+def test_london_unperturbed_draws_reproduce_the_build(london_build_greedy) -> None:
     design = Design(weights="fixed", normalisations=(), leave_one_out=False)
-    inputs = inputs_from_build(london_build, design)
+    inputs = inputs_from_build(london_build_greedy, design)
     res = run_sensitivity(inputs, design=design, draws=2, seed=0, workers=1)
     assert np.array_equal(res.p_in_can, (inputs.nominal_can > 0).astype(float))
     assert (res.selection_frequency == 1).all()
@@ -292,11 +292,11 @@ def test_london_unperturbed_draws_reproduce_the_build(london_build) -> None:
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_london_dask_cluster_equals_single_process(london_build) -> None:
+def test_london_dask_cluster_equals_single_process(london_build_greedy) -> None:
     from distributed import LocalCluster
 
     design = Design()
-    inputs = inputs_from_build(london_build, design)
+    inputs = inputs_from_build(london_build_greedy, design)
     single = run_sensitivity(inputs, design=design, draws=120, seed=42, workers=1)
     with LocalCluster(
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None

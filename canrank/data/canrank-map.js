@@ -140,10 +140,13 @@
     return layer;
   };
 
+  /* CAN outlines are not filled: an invisible fill would catch the pointer over the whole CAN
+   * and hide the tooltips of its LSOAs. The outline shows the CAN's name; clicking an LSOA
+   * inside a CAN (or the outline, or the label) opens the CAN's profile. */
   function canStyle(c) {
     return c.changed
-      ? { fill: true, fillOpacity: 0, color: "#0096c7", weight: 3.5, dashArray: "8 5", className: "canrank-can canrank-can-changed" }
-      : { fill: true, fillOpacity: 0, color: "#08306b", weight: 3, className: "canrank-can" };
+      ? { fill: false, color: "#0096c7", weight: 3.5, dashArray: "8 5", className: "canrank-can canrank-can-changed" }
+      : { fill: false, color: "#08306b", weight: 3, className: "canrank-can" };
   }
 
   NS.canLayer = function (ctx) {
