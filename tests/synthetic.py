@@ -16,6 +16,8 @@ import pandas as pd
 import shapely
 import yaml
 
+from canrank.contiguity import Contiguity
+
 DOMAINS = [
     ("Index of Multiple Deprivation (IMD)", "Score"),
     ("Income", "Score (rate)"),
@@ -250,3 +252,15 @@ def iod_frame(
         else:
             data[col] = rng.integers(200, 2200, n)
     return pd.DataFrame(data)
+
+
+def grid_graph(rows: int, cols: int) -> Contiguity:
+    """Rook contiguity of a ``rows`` x ``cols`` grid of areas coded E01000000, E01000001, ..."""
+    edges = [
+        (r * cols + c, r * cols + c + d)
+        for r in range(rows)
+        for c in range(cols)
+        for d in (1, cols)
+        if (d == 1 and c + 1 < cols) or (d == cols and r + 1 < rows)
+    ]
+    return Contiguity.from_edges([f"E01{i:06d}" for i in range(rows * cols)], edges)

@@ -10,23 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from canrank.cli import app
-from canrank.contiguity import Contiguity
 from canrank.errors import ConfigError, SelectionError
 from canrank.overrides import apply_overrides, load_overrides
 from canrank.selection import SelectionProblem, SelectionRules, select, validate_selection
 
+from synthetic import grid_graph
+
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "indicators.yaml"
-
-
-def grid(rows: int, cols: int) -> Contiguity:
-    edges = [
-        (r * cols + c, r * cols + c + d)
-        for r in range(rows)
-        for c in range(cols)
-        for d in (1, cols)
-        if (d == 1 and c + 1 < cols) or (d == cols and r + 1 < rows)
-    ]
-    return Contiguity.from_edges([f"E01{i:06d}" for i in range(rows * cols)], edges)
 
 
 def code(i: int) -> str:
@@ -39,12 +29,11 @@ def problem() -> SelectionProblem:
     rows, cols = 6, 7
     n = rows * cols
     return SelectionProblem(
-        graph=grid(rows, cols),
+        graph=grid_graph(rows, cols),
         score=rng.uniform(0.05, 1.0, n),
         population=rng.integers(900, 1600, n).astype(float),
         borough=np.array([c * 3 // cols for _ in range(rows) for c in range(cols)]),
-        rules=SelectionRules(n_cans=3, min_population=2000, max_population=3500,
-                             max_per_borough=2),
+        rules=SelectionRules(n_cans=3, min_population=2000, max_population=3500, max_per_borough=2),
     )
 
 
@@ -110,8 +99,10 @@ def test_csv_overrides(problem, tmp_path: Path) -> None:
         ("exclude: [E01999999]\n", "unknown LSOA code"),
         ("fix:\n  - {can: A, lsoas: [E01000000, E01000002]}\n", "not contiguous"),
         ("exclude: [E01000000]\nlock:\n  - {lsoa: E01000000, can: A}\n", "appears in exclude"),
-        ("fix:\n  - {can: A, lsoas: [E01000000]}\nlock:\n  - {lsoa: E01000020, can: A}\n",
-         "is a fixed CAN"),
+        (
+            "fix:\n  - {can: A, lsoas: [E01000000]}\nlock:\n  - {lsoa: E01000020, can: A}\n",
+            "is a fixed CAN",
+        ),
         ("lock: [E01000000]\n", "must be a mapping"),
         ("shuffle: []\n", "unknown key"),
         ("lock:\n  - {lsoa: E01000000\n", "not valid YAML"),
@@ -163,9 +154,24 @@ def test_build_with_overrides_records_them(mirror: Path, tmp_path: Path, london_
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app,
-        ["build", "--config", str(CONFIG), "--scenario", "lcc-2017-proxies", "--mirror",
-         str(mirror), "--out", str(out), "--raw-dir", str(tmp_path / "raw"), "--method",
-         "greedy", "--overrides", str(path), "-q"],
+        [
+            "build",
+            "--config",
+            str(CONFIG),
+            "--scenario",
+            "lcc-2017-proxies",
+            "--mirror",
+            str(mirror),
+            "--out",
+            str(out),
+            "--raw-dir",
+            str(tmp_path / "raw"),
+            "--method",
+            "greedy",
+            "--overrides",
+            str(path),
+            "-q",
+        ],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -186,9 +192,20 @@ def test_bad_overrides_file_exits_2(mirror: Path, tmp_path: Path) -> None:
     path = write(tmp_path, "exclude: [E01999999]\n")
     result = CliRunner().invoke(
         app,
-        ["build", "--config", str(CONFIG), "--mirror", str(mirror), "--out",
-         str(tmp_path / "out"), "--raw-dir", str(tmp_path / "raw"), "--overrides", str(path),
-         "-q"],
+        [
+            "build",
+            "--config",
+            str(CONFIG),
+            "--mirror",
+            str(mirror),
+            "--out",
+            str(tmp_path / "out"),
+            "--raw-dir",
+            str(tmp_path / "raw"),
+            "--overrides",
+            str(path),
+            "-q",
+        ],
     )
     assert result.exit_code == 2
     assert "unknown LSOA code" in result.output + (result.stderr if result.stderr_bytes else "")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from canrank.contiguity import Contiguity
 from canrank.errors import SelectionError
 from canrank.selection import (
     SelectionProblem,
@@ -15,17 +14,7 @@ from canrank.selection import (
 )
 from canrank.selection.greedy import select_greedy
 
-
-def grid_graph(rows: int, cols: int) -> Contiguity:
-    edges = []
-    for r in range(rows):
-        for c in range(cols):
-            i = r * cols + c
-            if c + 1 < cols:
-                edges.append((i, i + 1))
-            if r + 1 < rows:
-                edges.append((i, i + cols))
-    return Contiguity.from_edges([f"E01{i:06d}" for i in range(rows * cols)], edges)
+from synthetic import grid_graph
 
 
 def problem(rules: SelectionRules, *, rows: int = 6, cols: int = 6, seed: int = 3):

@@ -8,29 +8,19 @@ import itertools
 import numpy as np
 import pytest
 
-from canrank.contiguity import Contiguity
 from canrank.selection import SelectionProblem, SelectionRules, select, validate_selection
 from canrank.selection.bounds import knapsack_bound
 from canrank.selection.greedy import select_greedy
 from canrank.selection.optimal import select_optimal
 
-
-def grid(rows: int, cols: int) -> Contiguity:
-    edges = [
-        (r * cols + c, r * cols + c + d)
-        for r in range(rows)
-        for c in range(cols)
-        for d in (1, cols)
-        if (d == 1 and c + 1 < cols) or (d == cols and r + 1 < rows)
-    ]
-    return Contiguity.from_edges([f"E01{i:06d}" for i in range(rows * cols)], edges)
+from synthetic import grid_graph
 
 
 def make(seed: int, rules: SelectionRules, rows: int = 4, cols: int = 5) -> SelectionProblem:
     rng = np.random.default_rng(seed)
     n = rows * cols
     return SelectionProblem(
-        graph=grid(rows, cols),
+        graph=grid_graph(rows, cols),
         score=rng.uniform(0.05, 1.0, n),
         population=rng.integers(900, 1600, n).astype(float),
         borough=np.array([c * 2 // cols for _ in range(rows) for c in range(cols)]),
@@ -124,8 +114,16 @@ def test_separation_off_lets_cans_touch_but_not_overlap() -> None:
 def test_london_selection_is_valid_with_its_certificate(london_build) -> None:
     sel = london_build.selection
     manifest = london_build.manifest["selection"]
-    for key in ("method", "objective", "upper_bound", "gap", "solve_seconds", "min_population",
-                "max_population", "max_per_borough"):
+    for key in (
+        "method",
+        "objective",
+        "upper_bound",
+        "gap",
+        "solve_seconds",
+        "min_population",
+        "max_population",
+        "max_per_borough",
+    ):
         assert key in manifest, key
     assert len(sel.cans) == 15
     assert 0 <= manifest["gap"] < 0.05
