@@ -54,7 +54,7 @@ def test_borough_cap_reason_names_the_borough(london_build) -> None:
 @pytest.mark.realdata
 def test_explain_cli(mirror: Path, tmp_path: Path) -> None:
     args = ["--config", str(CONFIG), "--mirror", str(mirror), "--raw-dir", str(tmp_path)]
-    ok = runner.invoke(app, ["explain", "E01002734", *args])
+    ok = runner.invoke(app, ["explain", "E01002734", "--method", "greedy", *args])
     assert ok.exit_code == 0, ok.stderr
     assert "Islington 005B" in ok.stdout and "rank 1 of 4,835" in ok.stdout
     bad = runner.invoke(app, ["explain", "E01999999", *args])
@@ -91,7 +91,9 @@ def test_summaries_from_published_iod_file(mirror: Path, tmp_path: Path) -> None
 def test_summaries_for_cans(mirror: Path, tmp_path: Path) -> None:
     out = tmp_path / "cans.csv"
     args = ["--config", str(CONFIG), "--mirror", str(mirror), "--raw-dir", str(tmp_path)]
-    result = runner.invoke(app, ["summaries", "--level", "can", "--out", str(out), "-q", *args])
+    result = runner.invoke(
+        app, ["summaries", "--level", "can", "--method", "greedy", "--out", str(out), "-q", *args]
+    )
     assert result.exit_code == 0, result.stderr
     table = pd.read_csv(out)
     assert len(table) == 15

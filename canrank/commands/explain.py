@@ -18,6 +18,10 @@ def explain(
     scenario: ScenarioOpt = None,
     mirror: MirrorOpt = None,
     raw_dir: Annotated[Path, typer.Option("--raw-dir")] = Path("data/raw"),
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="Selection method (default: the config's; greedy is fast)."),
+    ] = None,
 ) -> None:
     """Why an LSOA ranks where it does and why it is, or is not, in a CAN."""
     from canrank.explain import Explanation, explain_lsoa
@@ -25,7 +29,12 @@ def explain(
 
     def run() -> Explanation:
         result = build(
-            config, scenario=scenario, mirror=_mirror(mirror), raw_dir=raw_dir, write=False
+            config,
+            scenario=scenario,
+            mirror=_mirror(mirror),
+            raw_dir=raw_dir,
+            write=False,
+            method=method,
         )
         return explain_lsoa(result, lsoa_code.strip().upper())
 

@@ -57,6 +57,10 @@ def summaries(
     mirror: MirrorOpt = None,
     raw_dir: Annotated[Path, typer.Option("--raw-dir")] = Path("data/raw"),
     quiet: QuietOpt = False,
+    method: Annotated[
+        str | None,
+        typer.Option("--method", help="Selection method (default: the config's; greedy is fast)."),
+    ] = None,
 ) -> None:
     """MHCLG summary measures (average score and rank, proportion in the most deprived 10%,
     extent, local concentration, scale) by borough or CAN."""
@@ -78,7 +82,12 @@ def summaries(
         from canrank.pipeline import build
 
         result = build(
-            config, scenario=scenario, mirror=_mirror(mirror), raw_dir=raw_dir, write=False
+            config,
+            scenario=scenario,
+            mirror=_mirror(mirror),
+            raw_dir=raw_dir,
+            write=False,
+            method=method,
         )
         return composite_summaries(result, level)
 
