@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from canrank.errors import CanrankError
+
+if TYPE_CHECKING:
+    from canrank.pipeline import BuildResult
 
 app = typer.Typer(
     name="canrank",
@@ -95,6 +98,26 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
     with progress:
         yield hook
         progress.update(task, completed=len(_STAGES))
+
+
+def build_in_memory(
+    config: Path,
+    scenario: str | None,
+    mirror: Path | None,
+    raw_dir: Path,
+    method: str | None = None,
+) -> BuildResult:
+    """One scenario built in memory (nothing written), as the analysis commands need it."""
+    from canrank.pipeline import build as run_build
+
+    return run_build(
+        config,
+        scenario=scenario,
+        mirror=_mirror(mirror),
+        raw_dir=raw_dir,
+        write=False,
+        method=method,
+    )
 
 
 def _run(func: Callable[[], Any]) -> Any:

@@ -20,6 +20,24 @@ MIRROR = _mirror()
 HAVE_MIRROR = (MIRROR / "imd2015").is_dir()
 
 
+def london_build_args(mirror: Path, out: Path, raw: Path, *extra: str) -> list[str]:
+    """CLI arguments of an offline London build into ``out`` (extra options appended)."""
+    return [
+        "build",
+        "--config",
+        str(CONFIG),
+        "--scenario",
+        "lcc-2017-proxies",
+        "--mirror",
+        str(mirror),
+        "--out",
+        str(out),
+        "--raw-dir",
+        str(raw),
+        *extra,
+    ]
+
+
 @pytest.fixture(scope="session")
 def mirror() -> Path:
     """The folder of published files; real-data tests skip only when it is absent."""

@@ -21,7 +21,7 @@ from canrank.cli import app
 from canrank.selection import validate_selection
 from canrank.sources import CATALOGUE
 
-from conftest import CONFIG
+from conftest import london_build_args
 from synthetic import write_study
 
 runner = CliRunner()
@@ -138,20 +138,7 @@ def test_london_map_declares_proxies(london_build) -> None:
 @pytest.mark.realdata
 def test_same_inputs_give_identical_bytes(london_build, mirror: Path, tmp_path: Path) -> None:
     out = tmp_path / "again"
-    _cli(
-        "build",
-        "--config",
-        str(CONFIG),
-        "--scenario",
-        "lcc-2017-proxies",
-        "--mirror",
-        str(mirror),
-        "--out",
-        str(out),
-        "--raw-dir",
-        str(tmp_path / "raw"),
-        "--quiet",
-    )
+    _cli(*london_build_args(mirror, out, tmp_path / "raw", "--quiet"))
     for name in OUTPUTS[:-1]:
         assert (out / name).read_bytes() == (london_build.out_dir / name).read_bytes(), name
     first = json.loads((london_build.out_dir / "manifest.json").read_text())

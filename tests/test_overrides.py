@@ -14,9 +14,8 @@ from canrank.errors import ConfigError, SelectionError
 from canrank.overrides import apply_overrides, load_overrides
 from canrank.selection import SelectionProblem, SelectionRules, select, validate_selection
 
+from conftest import CONFIG, london_build_args
 from synthetic import grid_graph
-
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "indicators.yaml"
 
 
 def code(i: int) -> str:
@@ -154,24 +153,9 @@ def test_build_with_overrides_records_them(mirror: Path, tmp_path: Path, london_
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app,
-        [
-            "build",
-            "--config",
-            str(CONFIG),
-            "--scenario",
-            "lcc-2017-proxies",
-            "--mirror",
-            str(mirror),
-            "--out",
-            str(out),
-            "--raw-dir",
-            str(tmp_path / "raw"),
-            "--method",
-            "greedy",
-            "--overrides",
-            str(path),
-            "-q",
-        ],
+        london_build_args(
+            mirror, out, tmp_path / "raw", "--method", "greedy", "--overrides", str(path), "-q"
+        ),
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output

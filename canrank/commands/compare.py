@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from canrank.cli import ConfigOpt, MirrorOpt, QuietOpt, RawOpt, _mirror, _run, app, console, err
+from canrank.cli import (
+    ConfigOpt,
+    MirrorOpt,
+    QuietOpt,
+    RawOpt,
+    _run,
+    app,
+    build_in_memory,
+    console,
+    err,
+)
 
 
 @app.command()
@@ -34,7 +44,6 @@ def compare(
     from canrank.compare import compare_results
     from canrank.compare_report import write_comparison
     from canrank.errors import InputError
-    from canrank.pipeline import build
 
     names = list(dict.fromkeys(scenarios))
     if len(names) < 2:
@@ -43,11 +52,7 @@ def compare(
     for name in names:
         if not quiet:
             err.print(f"Building {name} (not written)", highlight=False)
-        results[name] = _run(
-            lambda name=name: build(
-                config, scenario=name, mirror=_mirror(mirror), raw_dir=raw_dir, write=False
-            )
-        )
+        results[name] = _run(lambda name=name: build_in_memory(config, name, mirror, raw_dir))
     pairs = _run(lambda: compare_results(results))
     target = out or Path("data/processed") / ("compare-" + "-vs-".join(names))
     maps = _run(lambda: write_comparison(pairs, results, target, maps=map_))

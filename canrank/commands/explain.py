@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from canrank.cli import ConfigOpt, MirrorOpt, ScenarioOpt, _mirror, _run, app, console
+from canrank.cli import (
+    ConfigOpt,
+    MirrorOpt,
+    ScenarioOpt,
+    _run,
+    app,
+    build_in_memory,
+    console,
+)
 
 
 @app.command()
@@ -25,17 +33,9 @@ def explain(
 ) -> None:
     """Why an LSOA ranks where it does and why it is, or is not, in a CAN."""
     from canrank.explain import Explanation, explain_lsoa
-    from canrank.pipeline import build
 
     def run() -> Explanation:
-        result = build(
-            config,
-            scenario=scenario,
-            mirror=_mirror(mirror),
-            raw_dir=raw_dir,
-            write=False,
-            method=method,
-        )
+        result = build_in_memory(config, scenario, mirror, raw_dir, method)
         return explain_lsoa(result, lsoa_code.strip().upper())
 
     ex = _run(run)

@@ -9,17 +9,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from canrank.cli import ConfigOpt, MirrorOpt, QuietOpt, RawOpt, ScenarioOpt, _mirror, _run, app, err
+from canrank.cli import (
+    ConfigOpt,
+    MirrorOpt,
+    QuietOpt,
+    RawOpt,
+    ScenarioOpt,
+    _run,
+    app,
+    build_in_memory,
+    err,
+)
 
 if TYPE_CHECKING:
-    from canrank.pipeline import BuildResult
-
-
-def _build(config: Path, scenario: str | None, mirror: Path | None, raw_dir: Path) -> BuildResult:
-    """One scenario built in memory (nothing written)."""
-    from canrank.pipeline import build
-
-    return build(config, scenario=scenario, mirror=_mirror(mirror), raw_dir=raw_dir, write=False)
+    pass
 
 
 @app.command("map")
@@ -62,7 +65,8 @@ def map_command(
 
         def run_compare() -> list[Path]:
             fig = compare_map(
-                _build(config, a, mirror, raw_dir), _build(config, b, mirror, raw_dir)
+                build_in_memory(config, a, mirror, raw_dir),
+                build_in_memory(config, b, mirror, raw_dir),
             )
             save_map(fig, target)
             return [target]
@@ -72,7 +76,7 @@ def map_command(
         from canrank.maps.static import save_static, static_for_result
 
         def run_static() -> list[Path]:
-            result = _build(config, scenario, mirror, raw_dir)
+            result = build_in_memory(config, scenario, mirror, raw_dir)
             stem = out or Path(f"{result.study.scenario.name}-map")
             return save_static(static_for_result(result), stem)
 
@@ -80,7 +84,7 @@ def map_command(
     else:
 
         def run_map() -> list[Path]:
-            result = _build(config, scenario, mirror, raw_dir)
+            result = build_in_memory(config, scenario, mirror, raw_dir)
             target = out or Path(f"{result.study.scenario.name}-map.html")
             save_map(map_for_result(result), target)
             return [target]

@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from canrank.cli import ConfigOpt, MirrorOpt, QuietOpt, RawOpt, ScenarioOpt, _mirror, _run, app, err
+from canrank.cli import (
+    ConfigOpt,
+    MirrorOpt,
+    QuietOpt,
+    RawOpt,
+    ScenarioOpt,
+    _run,
+    app,
+    build_in_memory,
+    err,
+)
 from canrank.errors import ConfigError
 
 
@@ -68,7 +78,6 @@ def sensitivity(
     """Re-rank and re-select the CANs under perturbed weights, normalisations and indicator
     sets; write sensitivity_lsoa.csv, sensitivity_cans.csv, sensitivity_draws.csv, a rank
     interval plot and a manifest."""
-    from canrank.pipeline import build
     from canrank.sensitivity import Design, inputs_from_build, run_sensitivity
     from canrank.sensitivity_report import write_sensitivity
 
@@ -84,14 +93,7 @@ def sensitivity(
     nominal = _run(
         # draws are re-selected with greedy, so the nominal selection is greedy too: otherwise
         # the difference between methods would be counted as instability
-        lambda: build(
-            config,
-            scenario=scenario,
-            mirror=_mirror(mirror),
-            raw_dir=raw_dir,
-            write=False,
-            method="greedy",
-        )
+        lambda: build_in_memory(config, scenario, mirror, raw_dir, method="greedy")
     )
     inputs = _run(lambda: inputs_from_build(nominal, design))
     start = time.perf_counter()

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 import pandas as pd
 import typer
 
-from canrank.cli import ConfigOpt, MirrorOpt, QuietOpt, ScenarioOpt, _mirror, _run, app, console
+from canrank.cli import (
+    ConfigOpt,
+    MirrorOpt,
+    QuietOpt,
+    ScenarioOpt,
+    _run,
+    app,
+    build_in_memory,
+    console,
+)
 from canrank.errors import InputError
 from canrank.outputs import atomic_file, write_csv
 
@@ -79,16 +88,8 @@ def summaries(
                     hint="use --level borough with --iod",
                 )
             return iod_summaries(read_iod(iod), level="borough")
-        from canrank.pipeline import build
 
-        result = build(
-            config,
-            scenario=scenario,
-            mirror=_mirror(mirror),
-            raw_dir=raw_dir,
-            write=False,
-            method=method,
-        )
+        result = build_in_memory(config, scenario, mirror, raw_dir, method)
         return composite_summaries(result, level)
 
     table = _run(run)
