@@ -34,6 +34,7 @@ test: setup browser
 
 lint: setup
 	$(BIN)/ruff check canrank tests benchmarks
+	$(BIN)/mypy canrank
 
 bench: setup browser
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -26,9 +26,10 @@ r = build(sys.argv[1], scenario=sys.argv[2], mirror=sys.argv[3], out=sys.argv[4]
 total = time.perf_counter() - t0
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"total_s": round(total, 3), "peak_rss_mb": round(peak_mb, 1),
-                  "stages": r.manifest["timings_s"], "lsoas": r.manifest["rows"]["lsoas"],
+                  "stages": r.run["timings_s"], "lsoas": r.manifest["rows"]["lsoas"],
                   "objective": r.manifest["selection"]["objective_value"],
-                  "method": r.manifest["selection"]["method"]}))
+                  "method": r.manifest["selection"]["method"],
+                  "status": r.manifest["selection"].get("status")}))
 """
 
 
@@ -76,7 +77,10 @@ def report(scenario: str, area: str | None, runs: list[dict]) -> None:
     """Print the best run's stage timings and the peak RSS over all runs."""
     best = min(runs, key=lambda r: r["total_s"])
     where = f" --area {area}" if area else ""
-    print(f"canrank build --scenario {scenario}{where} ({best['lsoas']} LSOAs, {best['method']})")
+    print(
+        f"canrank build --scenario {scenario}{where} ({best['lsoas']} LSOAs, {best['method']}: "
+        f"{best.get('status')}, objective {best['objective']:,.2f})"
+    )
     all_runs = ", ".join(f"{r['total_s']:.2f}" for r in runs)
     print(f"  total (best of {len(runs)}): {best['total_s']:.2f} s; all runs: {all_runs} s")
     print(f"  peak RSS: {max(r['peak_rss_mb'] for r in runs):.0f} MB")

@@ -1,137 +1,148 @@
-"""Benchmark CAN selection on London (lcc-2017-proxies): greedy vs optimal vs a PySAL baseline.
+"""Benchmark CAN selection: the exact method on London (and England), greedy, warm re-solves.
 
-Prints, for each method, the objective (sum of population x score over CAN members), the global
-upper bound, the optimality gap and the wall-clock time. The PySAL baseline runs spopt's
-max-p-regions heuristic (Wei, Rey & Knaap 2021; reduced to 99 construction and 2 annealing
-passes) with the same population floor on all LSOAs (or the connected pieces of the ``--top``
-highest-scoring ones), then keeps the best 15 regions that obey the same
-rules (population bounds, borough cap, separation), best objective first.
+For London (``lcc-2017-proxies``; ``--area england`` for all of England) prints, per method,
+the objective, the global upper bound, the status and the selection time, the rounds and proof
+figures of the exact method, and (``--draws N``) the time of warm-started re-solves for
+sensitivity draws (Dirichlet(50)-perturbed indicator weights). Run it under
+``/usr/bin/time -v`` for the whole process's peak memory. ``--repeat`` re-runs the exact method
+and checks the CANs are identical. ``--spopt`` adds the PySAL max-p baseline (slow).
 
-Usage: ``python benchmarks/bench_selection.py [--mirror DIR] [--top N] [--time-limit 120]``
+Usage: ``python benchmarks/bench_selection.py [--area england] [--draws 5] [--repeat 1]
+[--json FILE]``
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import platform
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def london_problem(mirror: Path):
-    """The London selection problem, built by the pipeline without writing outputs."""
-    from canrank.pipeline import build, build_problem
+def load_problem(mirror: Path, area: str | None = None) -> tuple[Any, Any, Any]:
+    """The selection problem of the offline London scenario (or ``area``), built by canrank's
+    own stages without writing outputs; also the ranked frame and the study (for re-ranking)."""
+    from canrank.config import load_config
+    from canrank.contiguity import Contiguity
+    from canrank.problem import build_problem
+    from canrank.ranking import rank_study
+    from canrank.study import prepare_study
 
+    config = load_config(REPO / "config" / "indicators.yaml")
+    scenario = config.resolve("lcc-2017-proxies", area=area)
     with tempfile.TemporaryDirectory() as raw:
-        result = build(
-            REPO / "config" / "indicators.yaml",
-            scenario="lcc-2017-proxies",
-            mirror=mirror,
-            raw_dir=raw,
-            write=False,
-            method="greedy",
-        )
-    ranked = result.lsoa.set_index("lsoa_code").loc[list(result.graph.ids)].reset_index()
-    return build_problem(ranked, result.graph, result.study.scenario), ranked
-
-
-def maxp_baseline(problem, ranked, top: int, seed: int = 0) -> tuple[list[np.ndarray], float]:
-    """spopt max-p regions (floor = min_population) on the top LSOAs, then the best 15 valid."""
-    import geopandas as gpd
-    import libpysal
-    from scipy.sparse.csgraph import connected_components
-    from spopt.region import MaxPHeuristic
-
-    from canrank.selection import validate_selection
-
-    g = problem.graph
-    rules = problem.rules
-    keep = np.sort(np.argsort(-problem.score, kind="stable")[:top])
-    # drop pieces too small to hold one CAN (spopt's own policies would join pieces that do not
-    # touch, which breaks contiguity)
-    sub = g.to_sparse()[keep][:, keep]
-    _, comp = connected_components(sub, directed=False)
-    pops = np.bincount(comp, weights=problem.population[keep])
-    keep = keep[pops[comp] >= rules.min_population]
-    local = {int(v): k for k, v in enumerate(keep)}
-    neighbors = {
-        k: [local[int(j)] for j in g.neighbors(int(v)) if int(j) in local]
-        for k, v in enumerate(keep)
-    }
-    w = libpysal.weights.W(neighbors, silence_warnings=True)
-    gdf = gpd.GeoDataFrame(
-        {
-            "score": problem.score[keep],
-            "population": problem.population[keep],
-        },
-        geometry=ranked.geometry.to_numpy()[keep] if "geometry" in ranked else None,
+        study = prepare_study(config, scenario, raw_dir=Path(raw), mirror=mirror)
+    ranked = rank_study(study)
+    cc = scenario.contiguity
+    graph = Contiguity.from_geometry(
+        ranked.geometry.values, ranked["lsoa_code"].tolist(), tolerance_m=cc.tolerance_m,
+        rule=cc.rule, min_shared_m=cc.min_shared_m,
     )
-    np.random.seed(seed)  # max-p draws from numpy's global generator
-    start = time.perf_counter()
-    model = MaxPHeuristic(
-        gdf, w, ["score"], "population", rules.min_population, top_n=2,
-        max_iterations_construction=99, max_iterations_sa=2, policy="keep",
-    )
-    model.solve()
-    seconds = time.perf_counter() - start
-    labels = np.asarray(model.labels_)
-    regions = [keep[labels == lab] for lab in np.unique(labels) if lab > 0]
-    regions.sort(key=lambda r: -float(problem.weight[r].sum()))
-    chosen: list[np.ndarray] = []
-    for region in regions:
-        trial = [*chosen, region]
-        broken = [b for b in validate_selection(problem, trial) if "required" not in b]
-        if not broken:
-            chosen = trial
-        if len(chosen) == rules.n_cans:
-            break
-    return chosen, seconds
+    problem, _ = build_problem(ranked, graph, scenario)
+    return problem, ranked, study
+
+
+def draw_scores(study: Any, rng: np.random.Generator) -> np.ndarray:
+    """The composite score with Dirichlet(50)-perturbed indicator weights (same total)."""
+    from canrank.ranking import rank_study
+
+    sc = study.scenario
+    weights = np.array([i.weight for i in sc.indicators])
+    new = rng.dirichlet(50 * weights / weights.sum()) * weights.sum()
+    indicators = [replace(i, weight=float(w)) if hasattr(i, "__dataclass_fields__")
+                  else i.model_copy(update={"weight": float(w)})
+                  for i, w in zip(sc.indicators, new, strict=True)]
+    scenario = (replace(sc, indicators=indicators) if hasattr(sc, "__dataclass_fields__")
+                else sc.model_copy(update={"indicators": indicators}))
+    study2 = replace(study, scenario=scenario)
+    return rank_study(study2)["score"].to_numpy(dtype=float)
+
+
+def digest(selection: Any) -> str:
+    """A short hash of the CANs' members (identical selections, identical digest)."""
+    text = ";".join(",".join(map(str, c.tolist())) for c in selection.cans)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", type=Path, default=Path(
         os.environ.get("CANRANK_MIRROR", REPO.parent / "shared" / "data")))
-    parser.add_argument("--top", type=int, default=0, help="restrict max-p (0: all LSOAs)")
-    parser.add_argument("--time-limit", type=float, default=120.0)
-    parser.add_argument("--skip-spopt", action="store_true")
+    parser.add_argument("--area", default=None, help="london (default) or england")
+    parser.add_argument("--draws", type=int, default=5, help="warm-started re-solves to time")
+    parser.add_argument("--repeat", type=int, default=1, help="extra runs checked identical")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args()
+    t_process = time.perf_counter()
 
     from canrank.selection import select
-    from canrank.selection.bounds import knapsack_bound
 
-    problem, ranked = london_problem(args.mirror)
-    top = args.top or problem.graph.n
+    t0 = time.perf_counter()
+    problem, _ranked, study = load_problem(args.mirror, args.area)
+    prep_s = time.perf_counter() - t0
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; London: {problem.graph.n} LSOAs")
-    rows = []
-    start = time.perf_counter()
+          f"{platform.python_version()}; {args.area or 'london'}: {problem.graph.n} areas "
+          f"(problem built in {prep_s:.1f} s)", flush=True)
+    out: dict[str, Any] = {"area": args.area or "london", "areas": problem.graph.n}
+    t0 = time.perf_counter()
     greedy = select(problem, "greedy")
-    rows.append(("greedy", greedy.objective, greedy.upper_bound, greedy.gap,
-                 time.perf_counter() - start, len(greedy.cans)))
-    start = time.perf_counter()
-    best = select(problem, "optimal", warm_start=greedy, time_limit_s=args.time_limit)
-    rows.append(("optimal", best.objective, best.upper_bound, best.gap,
-                 time.perf_counter() - start, len(best.cans)))
-    bound = knapsack_bound(problem)
-    if not args.skip_spopt:
-        cans, seconds = maxp_baseline(problem, ranked, top)
-        value = problem.objective(cans)
-        rows.append((f"spopt max-p (top {top})", value, bound, (bound - value) / bound,
-                     seconds, len(cans)))
-    print(f"{'method':<24}{'CANs':>5}{'objective':>12}{'upper bound':>13}{'gap':>8}{'time s':>9}")
-    for name, value, ub, gap, seconds, n in rows:
-        print(f"{name:<24}{n:>5}{value:>12,.0f}{ub:>13,.0f}{100 * gap:>7.2f}%{seconds:>9.2f}")
+    out["greedy"] = {"objective": greedy.objective, "seconds": time.perf_counter() - t0}
+    print(f"greedy   {greedy.objective:>12,.2f}  {greedy.status}  "
+          f"{out['greedy']['seconds']:.2f} s", flush=True)
+    t0 = time.perf_counter()
+    best = select(problem, "optimal", greedy=greedy)
+    seconds = time.perf_counter() - t0
     d = best.details
-    print(f"optimal: LP bound over its {d['candidates']} candidate CANs "
-          f"{d['lp_bound_on_candidates']:,.0f} (not a global bound); upper bound from "
-          f"{d['upper_bound_source']}; exact pricing: {d['pricing']}")
+    out["optimal"] = {
+        "objective": best.objective, "upper_bound": best.upper_bound, "gap": best.gap,
+        "status": best.status, "seconds": seconds, "rounds": d["rounds"],
+        "columns": d["columns"], "proof": d["proof"], "digest": digest(best),
+        "pricing_roots_at_node_limit": d["pricing_roots_at_node_limit"],
+    }
+    print(f"optimal  {best.objective:>12,.2f}  bound {best.upper_bound:,.2f}  {best.status}  "
+          f"{seconds:.2f} s; rounds {d['rounds']}, columns {d['columns']}, "
+          f"proof {json.dumps(d['proof'])}", flush=True)
+    digests = [digest(best)]
+    for _ in range(args.repeat):
+        again = select(problem, "optimal", greedy=greedy)
+        digests.append(digest(again))
+    out["repeat_digests"] = digests
+    if args.repeat:
+        print(f"repeat: {'identical' if len(set(digests)) == 1 else 'DIFFERENT'} {digests}")
+    if args.draws:
+        rng = np.random.default_rng(0)
+        cold_t, warm_t, same = [], [], 0
+        for k in range(args.draws):
+            score = draw_scores(study, rng)
+            p2 = replace(problem, score=score)
+            t0 = time.perf_counter()
+            warm = select(p2, "optimal", warm_start=best.warm_start)
+            warm_t.append(time.perf_counter() - t0)
+            if k < 2:  # cold solves are slow: compare two
+                t0 = time.perf_counter()
+                cold = select(p2, "optimal")
+                cold_t.append(time.perf_counter() - t0)
+                same += abs(cold.objective - warm.objective) <= 1e-6 * abs(cold.objective)
+            print(f"draw {k}: warm {warm_t[-1]:.2f} s {warm.status} {warm.objective:,.2f}"
+                  + (f"; cold {cold_t[-1]:.2f} s {cold.status} {cold.objective:,.2f}"
+                     if k < 2 else ""), flush=True)
+        out["draws"] = {"warm_median_s": float(np.median(warm_t)), "warm_s": warm_t,
+                        "cold_s": cold_t, "cold_equals_warm": same}
+        print(f"warm re-solve median {np.median(warm_t):.2f} s over {args.draws} draws "
+              f"(cold {', '.join(f'{c:.1f}' for c in cold_t)} s)")
+    out["process_s"] = time.perf_counter() - t_process
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1, default=float))
 
 
 if __name__ == "__main__":

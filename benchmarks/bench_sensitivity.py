@@ -51,10 +51,10 @@ def main() -> None:
 
     from distributed import Client, LocalCluster
 
+    from canrank.analysis.sensitivity import Design, inputs_from_build, run_sensitivity
     from canrank.pipeline import build, build_problem, rank_study
     from canrank.selection.fast_greedy import GreedyArrays
     from canrank.selection.greedy import select_greedy
-    from canrank.sensitivity import Design, inputs_from_build, run_sensitivity
 
     mirror = Path(os.environ.get("CANRANK_MIRROR", REPO.parent / "shared" / "data"))
     with tempfile.TemporaryDirectory() as raw:

@@ -42,7 +42,8 @@ class Located:
 
     source: Source
     path: Path
-    origin: str  # "cache", "mirror", "download", "archive" (a zip already in data/raw) or "local"
+    origin: str  # "cache", "mirror", "download", "archive" (a zip already in data/raw), "local"
+    # or "statxplore-api" (written from a Stat-Xplore API query: no published sha256)
 
 
 def mirror_from_env() -> Path | None:
@@ -190,7 +191,7 @@ def fetch(
             os.replace(tmp, raw_dir / name)
         return Located(source, raw_dir / source.filename, "mirror")
     if not allow_download or source.url is None:
-        raise MissingSourceError([(source.id, _how(source, mirror))])
+        return _without_url(source, raw_dir, mirror, allow_download=allow_download)
     target = raw_dir / (source.archive or source.filename)
     reuse = source.archive is not None and target.is_file() and zipfile.is_zipfile(target)
     part = target.with_name(target.name + ".part")
@@ -203,7 +204,7 @@ def fetch(
                     (
                         source.id,
                         f"download from {source.url} failed ({_reason(exc)}); "
-                        + _how(source, mirror),
+                        + _how(source, mirror, raw_dir),
                     )
                 ],
                 hint="check the network connection (or use --mirror with a local copy) and run "
@@ -220,6 +221,52 @@ def fetch(
     else:
         _verify_new(source, part, target)
     return Located(source, raw_dir / source.filename, "archive" if reuse else "download")
+
+
+def _without_url(
+    source: Source, raw_dir: Path, mirror: Path | None, *, allow_download: bool
+) -> Located:
+    """A source with no download URL (or downloads off): ask the Stat-Xplore API when the
+    source has a query and a key is set, else say how to get the file."""
+    if allow_download and _statxplore_ready(source):
+        return _fetch_statxplore(source, raw_dir)
+    raise MissingSourceError([(source.id, _how(source, mirror, raw_dir))])
+
+
+def _statxplore_ready(source: Source) -> bool:
+    """True when the source has a Stat-Xplore API query and ``STATXPLORE_API_KEY`` is set."""
+    if source.statxplore is None or source.local_path is not None:
+        return False
+    from canrank.loaders.statxplore_api import api_key_set
+
+    return api_key_set()
+
+
+def _fetch_statxplore(source: Source, raw_dir: Path) -> Located:
+    """Write the source's file from a Stat-Xplore API query (origin ``statxplore-api``).
+
+    An API answer has no published sha256 to verify; the file records the query it came from.
+    A refused or failed request (bad key, rate limit, server error) is one missing-source line.
+    """
+    from canrank.loaders.statxplore_api import StatXploreError, fetch_to_csv
+
+    assert source.statxplore is not None
+    target = raw_dir / source.filename
+    try:
+        fetch_to_csv(source.statxplore, target, title=source.title)
+    except StatXploreError as exc:
+        raise MissingSourceError(
+            [
+                (
+                    source.id,
+                    f"the Stat-Xplore API query failed: {exc.message}"
+                    + (f" (what to do: {exc.hint})" if exc.hint else "")
+                    + "; without the API, export the table from Stat-Xplore (table view, CSV) "
+                    f"and save it as {target}",
+                )
+            ]
+        ) from None
+    return Located(source, target, "statxplore-api")
 
 
 def _reason(exc: BaseException) -> str:
@@ -253,8 +300,23 @@ def _extract(archive: Path, source: Source, raw_dir: Path) -> None:
         ) from exc
 
 
-def _how(source: Source, mirror: Path | None) -> str:
+def _partial(source: Source, folder: Path) -> list[str]:
+    """Companion files missing beside a main file that is there (e.g. a shapefile's .prj)."""
+    if not (folder / source.filename).is_file():
+        return []
+    return [n for n in source.all_filenames() if not (folder / n).is_file()]
+
+
+def _how(source: Source, mirror: Path | None, raw_dir: Path | None = None) -> str:
     where = f"not in data/raw/ or the mirror {mirror}" if mirror else "not in data/raw/ (no mirror)"
+    folders = [raw_dir] if raw_dir is not None else []
+    if mirror is not None and mirror.is_dir():
+        folders += [p.parent for p in _index(mirror.resolve()).get(source.filename, ())]
+    for folder in folders:
+        absent = _partial(source, folder)
+        if absent:
+            where = f"in {folder} but without {', '.join(absent)}, which must sit beside it"
+            break
     how = source.how_to_get or (
         f"download {source.url}" if source.url else "obtain it from the publisher"
     )
@@ -270,9 +332,20 @@ def locate(
     """
     if source.local_path is not None:
         path = Path(source.local_path)
-        if not all((path.parent / n).is_file() for n in (path.name, *source.sidecars)):
+        absent = [n for n in (path.name, *source.sidecars) if not (path.parent / n).is_file()]
+        if path.name in absent:
             raise MissingSourceError(
                 [(source.id, f"{path} (named in the config's 'sources:') does not exist")]
+            )
+        if absent:
+            raise MissingSourceError(
+                [
+                    (
+                        source.id,
+                        f"{', '.join(absent)} missing beside {path.name} in {path.parent} (a "
+                        "shapefile needs its .shx, .dbf and .prj files next to the .shp)",
+                    )
+                ]
             )
         _verify(source, path)
         return Located(source, path, "local")
@@ -283,9 +356,9 @@ def locate(
     if mirror is not None and (found := _in_mirror(source, mirror)):
         _verify(source, found)
         return Located(source, found, "mirror")
-    if allow_download and source.url is not None:
+    if allow_download and (source.url is not None or source.statxplore is not None):
         return fetch(source, raw_dir=raw_dir, mirror=None, allow_download=True)
-    raise MissingSourceError([(source.id, _how(source, mirror))])
+    raise MissingSourceError([(source.id, _how(source, mirror, raw_dir))])
 
 
 def locate_all(

@@ -13,7 +13,7 @@ the IoD uses to combine domains (McLennan et al. 2019, IoD 2019 Technical Report
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,6 @@ __all__ = [
     "winsorise",
 ]
 
-TRANSFORMS = ("raw", "rate", "rank", "zscore", "minmax", "exp_rank")
 _EXP_C = 1.0 - np.exp(-100.0 / 23.0)
 
 
@@ -44,28 +43,50 @@ def exp_transform(scaled_rank: np.ndarray) -> np.ndarray:
     return -23.0 * np.log1p(-np.asarray(scaled_rank, dtype=float) * _EXP_C)
 
 
-def normalise(values: np.ndarray, transform: str, direction: str = "higher_is_worse") -> np.ndarray:
-    """Normalise along the last axis so that higher = more stressed.
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x.copy()
 
-    ``rank`` gives average ranks for ties divided by n, so the most stressed area scores 1.
-    """
-    x = _oriented(values, direction)
-    if transform in ("raw", "rate"):
-        return x.copy() if direction == "higher_is_worse" else x
-    if transform == "rank":
-        return rankdata(x, method="average", axis=-1) / x.shape[-1]
-    if transform == "exp_rank":
-        # IoD: rank 1..n with n the most deprived; R = rank / n.
-        return exp_transform(rankdata(x, method="average", axis=-1) / x.shape[-1])
-    if transform == "zscore":
-        mean = x.mean(axis=-1, keepdims=True)
-        std = x.std(axis=-1, ddof=0, keepdims=True)
-        return np.divide(x - mean, std, out=np.zeros_like(x), where=std > 0)
-    if transform == "minmax":
-        lo = x.min(axis=-1, keepdims=True)
-        span = x.max(axis=-1, keepdims=True) - lo
-        return np.divide(x - lo, span, out=np.zeros_like(x), where=span > 0)
-    raise ValueError(f"unknown transform {transform!r}; choose one of {', '.join(TRANSFORMS)}")
+
+def _rank(x: np.ndarray) -> np.ndarray:
+    """Average ranks for ties divided by n: the most stressed area scores 1."""
+    return np.asarray(rankdata(x, method="average", axis=-1), dtype=float) / x.shape[-1]
+
+
+def _exp_rank(x: np.ndarray) -> np.ndarray:
+    """The IoD exponential transform of the scaled rank (rank n = the most deprived)."""
+    return exp_transform(_rank(x))
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, ddof=0, keepdims=True)
+    return np.divide(x - mean, std, out=np.zeros_like(x), where=std > 0)
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    lo = x.min(axis=-1, keepdims=True)
+    span = x.max(axis=-1, keepdims=True) - lo
+    return np.divide(x - lo, span, out=np.zeros_like(x), where=span > 0)
+
+
+#: The one registry of normalisations: name -> function of oriented values (higher = more
+#: stressed) along the last axis. The config, the sensitivity design and the docs read it.
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "raw": _identity,
+    "rate": _identity,
+    "rank": _rank,
+    "zscore": _zscore,
+    "minmax": _minmax,
+    "exp_rank": _exp_rank,
+}
+
+
+def normalise(values: np.ndarray, transform: str, direction: str = "higher_is_worse") -> np.ndarray:
+    """Normalise along the last axis so that higher = more stressed."""
+    func = TRANSFORMS.get(transform)
+    if func is None:
+        raise ValueError(f"unknown transform {transform!r}; choose one of {', '.join(TRANSFORMS)}")
+    return func(_oriented(values, direction))
 
 
 def winsorise(values: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -7,11 +7,12 @@ indicators are errors naming the YAML path) and each scenario is *resolved* into
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from canrank.errors import ConfigError, quote
 from canrank.sources import CATALOGUE, Source, get_source
@@ -29,9 +30,44 @@ __all__ = [
     "load_config",
 ]
 
-Transform = Literal["raw", "rate", "rank", "zscore", "minmax", "exp_rank"]
+def _registered(registry: str) -> Any:
+    """A validator: the value must be a name in one of canrank's registries (the registry is
+    the one place a new transform or loader is added; the config reads it)."""
+
+    def check(value: str) -> str:
+        names = _registry_names(registry)
+        if value not in names:
+            raise ValueError(f"unknown {registry} {value!r}; choose one of {', '.join(names)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _registry_names(registry: str) -> list[str]:
+    if registry == "transform":
+        from canrank.composite import TRANSFORMS
+
+        return list(TRANSFORMS)
+    from canrank.loaders import LOADERS
+
+    return list(LOADERS)
+
+
+Transform = Annotated[str, _registered("transform")]
+LoaderName = Annotated[str, _registered("loader")]
 Direction = Literal["higher_is_worse", "lower_is_worse"]
+OverlapCorrection = Literal["none", "effective_weights"]  # issue 15
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+#: The largest weight accepted: weights are relative (only their ratios matter), and huge
+#: values such as 1e308 overflow when summed, which silently zeroes every score.
+MAX_WEIGHT = 1e6
+Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+#: Names that become parts of file paths (scenarios, areas) or column names (indicators).
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: The deepest nesting accepted in a YAML file (the shipped config needs 5).
+MAX_YAML_DEPTH = 50
+#: The largest config file accepted (the shipped one is a few kB).
+MAX_CONFIG_BYTES = 5_000_000
 
 
 class _Strict(BaseModel):
@@ -84,6 +120,9 @@ class AreaConfig(_Strict):
     boroughs: str | None = None
     lad_prefix: str = ""
     lsoa_prefix: str = ""
+    #: How many LSOAs the area has: a boundary file holding fewer (or more) is an error.
+    #: Leave unset for an area whose size is not fixed (e.g. a test or partial area).
+    expected_lsoas: int | None = Field(None, ge=1)
 
 
 class SelectionConfig(_Strict):
@@ -110,9 +149,9 @@ class SelectionConfig(_Strict):
 class ContiguityConfig(_Strict):
     """How neighbours are found on boundaries whose shared edges do not share vertices."""
 
-    tolerance_m: float = Field(1.0, ge=0)
+    tolerance_m: float = Field(1.0, ge=0, le=1000, allow_inf_nan=False)
     rule: Literal["rook", "queen"] = "rook"
-    min_shared_m: float = Field(5.0, ge=0)
+    min_shared_m: float = Field(5.0, ge=0, allow_inf_nan=False)
 
 
 class MapConfig(_Strict):
@@ -121,7 +160,7 @@ class MapConfig(_Strict):
     scheme: Literal["quantiles", "fisher_jenks", "equal_interval"] = "quantiles"
     k: int = Field(5, ge=2, le=10)
     palette: str = "YlOrRd"
-    simplify_m: float = Field(8.0, ge=0)
+    simplify_m: float = Field(8.0, ge=0, allow_inf_nan=False)
 
 
 class PopulationConfig(_Strict):
@@ -137,9 +176,15 @@ class ScenarioConfig(_Strict):
 
     description: str
     area: str = "london"
-    weights: dict[str, PositiveFloat]
+    weights: dict[str, Weight]
     use_proxies: list[str] = Field(default_factory=list)
     aggregation: Literal["arithmetic", "geometric"] = "arithmetic"
+    # --- overlap correction (issue 15; canrank.analysis.diagnostics.correct_weights) ---
+    #: "effective_weights" rescales the weights so that each indicator's effective importance
+    #: (squared correlation with the composite) matches its nominal weight share; "none" keeps
+    #: the nominal weights. Applied only when asked, and recorded in the manifest's diagnostics.
+    overlap_correction: OverlapCorrection = "none"
+    # --- end overlap correction ---
     transforms: dict[str, Transform] = Field(default_factory=dict)
     population: PopulationConfig | None = None
     selection: dict[str, Any] = Field(default_factory=dict)
@@ -149,16 +194,7 @@ class LocalSourceConfig(_Strict):
     """A user's own file (e.g. a Stat-Xplore export) as a source; path relative to the config."""
 
     path: str
-    loader: Literal[
-        "iod",
-        "lsoa_boundaries",
-        "wards",
-        "boroughs",
-        "loneliness",
-        "statxplore",
-        "hmrc_cilif",
-        "lsoa_lookup",
-    ]
+    loader: LoaderName
     title: str = ""
     publisher: str = "local file"
     reference_date: str = ""
@@ -206,6 +242,7 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Config:
+        _check_names(self)
         known = set(CATALOGUE) | set(self.sources)
         for name, ind in self.indicators.items():
             for src in [ind.source] + ([ind.proxy.source] if ind.proxy else []):
@@ -216,9 +253,9 @@ class Config(_Strict):
             if src not in known:
                 raise ValueError(f"lookups.{pair}: unknown source {src!r}")
         for name, area in self.areas.items():
-            for src in (area.boundaries, area.wards, area.boroughs):
-                if src is not None and src not in known:
-                    raise ValueError(f"areas.{name}: unknown source {src!r}")
+            for area_src in (area.boundaries, area.wards, area.boroughs):
+                if area_src is not None and area_src not in known:
+                    raise ValueError(f"areas.{name}: unknown source {area_src!r}")
         if self.default_scenario not in self.scenarios:
             raise ValueError(f"default_scenario {self.default_scenario!r} is not a scenario")
         for name, sc in self.scenarios.items():
@@ -313,6 +350,7 @@ class Config(_Strict):
             population=sc.population or self.population,
             indicators=tuple(indicators),
             aggregation=sc.aggregation,
+            overlap_correction=sc.overlap_correction,  # issue 15
             selection=selection,
             contiguity=self.contiguity,
             map=self.map,
@@ -354,6 +392,7 @@ class ResolvedScenario(_Strict):
     population: PopulationConfig
     indicators: tuple[ResolvedIndicator, ...]
     aggregation: Literal["arithmetic", "geometric"]
+    overlap_correction: OverlapCorrection = "none"  # issue 15: see ScenarioConfig
     selection: SelectionConfig
     contiguity: ContiguityConfig
     map: MapConfig
@@ -374,19 +413,124 @@ class ResolvedScenario(_Strict):
         return list(dict.fromkeys(ids))
 
 
+def _check_names(config: Config) -> None:
+    """Scenario and area names become folder names, indicator keys column names: keep them plain.
+
+    A name such as ``../../x`` would otherwise reach outside ``data/processed``.
+    """
+    for section, names in (
+        ("scenarios", config.scenarios),
+        ("areas", config.areas),
+        ("indicators", config.indicators),
+    ):
+        for name in names:
+            if not SAFE_NAME.match(str(name)):
+                raise ValueError(
+                    f"{section}: the name {quote(name)} is not allowed; names start with a "
+                    "letter or digit and use only letters, digits, '.', '_' and '-' (at most "
+                    "64 characters), because they become folder and column names"
+                )
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
     return f"{where}: {err['msg']}" if where else err["msg"]
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate ``indicators.yaml``; any problem is a ``ConfigError`` naming the key."""
+class YamlRefused(yaml.YAMLError):
+    """A YAML document that parses but is refused: a duplicate key or absurd nesting."""
+
+    def __init__(self, problem: str, line: int | None, hint: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line
+        self.hint = hint
+
+
+class StrictSafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate mapping keys and nesting deeper than 50.
+
+    PyYAML silently keeps the last of two equal keys, so a scenario pasted twice under one
+    name would quietly replace the first; and its composer recurses once per level, so a
+    file nested thousands deep ends in a ``RecursionError``.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                mark = self.peek_event().start_mark
+                raise YamlRefused(
+                    f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
+                    mark.line + 1,
+                    "a canrank config is only a few levels deep; check the file is the right one",
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(
+                    key_node, yaml.ScalarNode
+                ):
+                    continue
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.setdefault(key, line)
+                except TypeError:
+                    continue
+                if first != line:
+                    raise YamlRefused(
+                        f"the key {quote(key)} appears twice in one mapping (first at line "
+                        f"{first}); YAML would silently keep only the last one",
+                        line,
+                        "give each entry its own name, or delete the copy you do not want",
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path, *, what: str = "the config") -> Any:
+    """Read a YAML file safely: no Python tags, no duplicate keys, no absurd nesting or size.
+
+    UTF-8 (with or without BOM) and UTF-16/32 with a BOM are read; any other encoding, a
+    syntax error or a refused document is a ``ConfigError`` naming the file and line.
+    """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError("config file not found", file=path, hint="pass --config PATH")
+        raise ConfigError(f"{what}: file not found", file=path, hint="pass --config PATH")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{what} is {size:,} bytes; a canrank config is a few kilobytes",
+            file=path,
+            hint="check this is the right file",
+        )
+    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = _decode(raw)
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{what} is not UTF-8 text",
+            file=path,
+            hint="save it as UTF-8 (in most editors: 'Save with encoding' > UTF-8)",
+        ) from None
+    if "\x00" in text:
+        raise ConfigError(
+            f"{what} contains binary data (NUL bytes), so it is not a YAML text file",
+            file=path,
+            hint="check this is the right file",
+        )
+    try:
+        return yaml.load(text, Loader=StrictSafeLoader)  # a SafeLoader subclass
+    except YamlRefused as exc:
+        raise ConfigError(exc.problem, file=path, row=exc.line, hint=exc.hint) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
@@ -397,8 +541,27 @@ def load_config(path: str | Path) -> Config:
             row=row,
             hint="fix the YAML syntax (indentation, colons, quotes) at that line",
         ) from None
-    except UnicodeDecodeError:
-        raise ConfigError("the config is not UTF-8 text", file=path) from None
+    except RecursionError:
+        raise ConfigError(
+            f"{what} is nested too deeply to read",
+            file=path,
+            hint="a canrank config is only a few levels deep; check the file is the right one",
+        ) from None
+
+
+def _decode(raw: bytes) -> str:
+    """UTF-8 (BOM optional), or UTF-16/UTF-32 when the file starts with their BOM."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return raw.decode("utf-32")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    return raw.decode("utf-8-sig")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate ``indicators.yaml``; any problem is a ``ConfigError`` naming the key."""
+    path = Path(path)
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(
             "the config must be a YAML mapping (indicators:, scenarios:, ...)", file=path
@@ -411,8 +574,13 @@ def load_config(path: str | Path) -> Config:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling)"
-        elif err["type"] == "greater_than" and "weights" in where:
-            msg = f"weight must be a positive number, got {err.get('input')!r}"
+        elif err["type"] in ("greater_than", "less_than_equal", "finite_number") and (
+            "weights" in where
+        ):
+            msg = (
+                f"weight must be a positive number no larger than {MAX_WEIGHT:g}, got "
+                f"{err.get('input')!r} (weights are relative: only their ratios matter)"
+            )
         raise ConfigError(
             f"{where}: {msg}" if where else msg,
             file=path,

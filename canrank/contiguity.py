@@ -167,7 +167,7 @@ class Contiguity:
         count, _ = connected_components(sub, directed=False)
         return count == 1
 
-    def touches(self, a: Sequence[int], b: Sequence[int]) -> bool:
+    def touches(self, a: Sequence[int] | np.ndarray, b: Sequence[int] | np.ndarray) -> bool:
         """True when some member of ``a`` neighbours (or is) a member of ``b``."""
         bset = set(np.asarray(b).tolist())
         return any(int(i) in bset or bset.intersection(self.neighbors(int(i)).tolist()) for i in a)

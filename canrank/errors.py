@@ -65,7 +65,18 @@ class CanrankError(Exception):
         text = f"{where}: {self.message}" if where else self.message
         if self.hint:
             text += f"\n  What to do: {self.hint}"
+        return _printable(text)
+
+
+def _printable(text: str) -> str:
+    """Replace control and format characters (terminal escapes, bidi overrides) except newlines.
+
+    File names and cell values reach messages; an ESC sequence or a right-to-left override in
+    one must not reach the user's terminal.
+    """
+    if text.isprintable():
         return text
+    return "".join(ch if ch.isprintable() or ch == "\n" else "?" for ch in text)
 
 
 class InputError(CanrankError):

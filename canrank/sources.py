@@ -9,7 +9,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["CATALOGUE", "Source", "get_source"]
+__all__ = [
+    "CATALOGUE",
+    "ENGLAND_LSOAS",
+    "IOD_COMPONENTS",
+    "IOD_MEASURE_LABELS",
+    "NATIONAL_RANK_SOURCES",
+    "SOURCE_OVERLAPS",
+    "Source",
+    "StatXploreQuery",
+    "get_source",
+]
+
+
+@dataclass(frozen=True)
+class StatXploreQuery:
+    """How to ask DWP's Stat-Xplore Open Data API for a source: one month, every LSOA.
+
+    ``canrank fetch`` sends ``database``/``measure`` with ``geography`` (the LSOA-level valueset
+    of the geography field) and ``month_field`` as the table's dimensions, the month recoded to
+    ``month_value``, and checks the answer is for ``period``. Ids listed in ``unconfirmed``
+    were inferred from the naming of confirmed ids, not seen in use: an error from the API
+    names them.
+    """
+
+    database: str
+    measure: str
+    geography: str
+    month_field: str
+    month_value: str
+    period: str  # "2017-02"
+    countries: str = "E"  # LSOAs kept from the Great Britain answer
+    unconfirmed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -31,6 +62,7 @@ class Source:
     notes: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     local_path: str | None = None  # a user's own file named in the config (no cache/mirror)
+    statxplore: StatXploreQuery | None = None  # fetched from the Stat-Xplore API when keyed
 
     def all_filenames(self) -> tuple[str, ...]:
         """The main file followed by any sidecars (e.g. .shx, .dbf, .prj)."""
@@ -52,6 +84,35 @@ def _shp(stem: str) -> tuple[str, tuple[str, ...]]:
 _lsoa_shp, _lsoa_side = _shp("LSOA_2011_London_gen_MHW")
 _ward_shp, _ward_side = _shp("London_Ward_CityMerged")
 _boro_shp, _boro_side = _shp("London_Borough_Excluding_MHW")
+
+# --- Stat-Xplore API queries (canrank fetch with STATXPLORE_API_KEY) ---
+# Confirmed from public code that queries the live API: the databases hb_new and PC_New, the
+# measures str:count:hb_new:V_F_HB_NEW and str:count:PC_New:V_F_PC_CASELOAD_New, the geography
+# fields <db>:...:COA_CODE, the date fields hb_new:F_HB_NEW_DATE:NEW_DATE_NAME (monthly) and
+# PC_New:F_PC_QTR_New:DATE_NAME (quarterly), the HB month values ...:C_HB_NEW_DATE:YYYYMM,
+# 2011-geography valuesets of COA_CODE named V_C_MASTERGEOG11_<LEVEL> (REGION_TO_COUNTRY,
+# WARD_TO_LA, COUNTRY_TO_GB), and a valueset used directly as a table dimension.
+# NOT confirmed (inferred): the LSOA valueset V_C_MASTERGEOG11_LSOA_TO_MSOA (seen only as
+# V_C_MASTERGEOG21_LSOA_TO_MSOA, 2021 LSOAs, in UC_Monthly) and the Pension Credit quarter value
+# ...:C_PC_QTR_New:YYYYMM (by analogy with C_DLA_QTR_New, C_CA_QTR_New, C_ESA_QTR_NEW).
+_HB_QUERY = StatXploreQuery(
+    database="str:database:hb_new",
+    measure="str:count:hb_new:V_F_HB_NEW",
+    geography="str:valueset:hb_new:V_F_HB_NEW:COA_CODE:V_C_MASTERGEOG11_LSOA_TO_MSOA",
+    month_field="str:field:hb_new:F_HB_NEW_DATE:NEW_DATE_NAME",
+    month_value="str:value:hb_new:F_HB_NEW_DATE:NEW_DATE_NAME:C_HB_NEW_DATE:201702",
+    period="2017-02",
+    unconfirmed=("geography",),
+)
+_PC_QUERY = StatXploreQuery(
+    database="str:database:PC_New",
+    measure="str:count:PC_New:V_F_PC_CASELOAD_New",
+    geography="str:valueset:PC_New:V_F_PC_CASELOAD_New:COA_CODE:V_C_MASTERGEOG11_LSOA_TO_MSOA",
+    month_field="str:field:PC_New:F_PC_QTR_New:DATE_NAME",
+    month_value="str:value:PC_New:F_PC_QTR_New:DATE_NAME:C_PC_QTR_New:201611",
+    period="2016-11",
+    unconfirmed=("geography", "month_value"),
+)
 
 CATALOGUE: dict[str, Source] = {
     s.id: s
@@ -224,9 +285,12 @@ CATALOGUE: dict[str, Source] = {
             licence=OGL,
             filename="housing-benefit-claimants-lsoa-2017-02.csv",
             loader="statxplore",
-            how_to_get="export 'Housing Benefit: Claimants' by Lower Layer Super Output Area for "
-            "Feb-17 from Stat-Xplore (table view, CSV) and save it under this name, or set "
-            "STATXPLORE_API_KEY and run `canrank fetch dwp_hb_lsoa_2017_02`",
+            how_to_get="set STATXPLORE_API_KEY (Stat-Xplore: Account > Open Data API Access) and "
+            "run `canrank fetch dwp_hb_lsoa_2017_02`, which queries the API and writes this file "
+            "(the LSOA valueset id it uses is inferred, not confirmed); or export 'Housing "
+            "Benefit: Claimants' by Lower Layer Super Output Area for Feb-17 from Stat-Xplore "
+            "(table view, CSV) and save it under this name",
+            statxplore=_HB_QUERY,
         ),
         Source(
             id="dwp_pc_lsoa_2016_11",
@@ -236,9 +300,12 @@ CATALOGUE: dict[str, Source] = {
             licence=OGL,
             filename="pension-credit-claimants-lsoa-2016-11.csv",
             loader="statxplore",
-            how_to_get="export 'Pension Credit: Claimants' by Lower Layer Super Output Area for "
-            "Nov-16 from Stat-Xplore (table view, CSV) and save it under this name, or set "
-            "STATXPLORE_API_KEY and run `canrank fetch dwp_pc_lsoa_2016_11`",
+            how_to_get="set STATXPLORE_API_KEY (Stat-Xplore: Account > Open Data API Access) and "
+            "run `canrank fetch dwp_pc_lsoa_2016_11`, which queries the API and writes this file "
+            "(the LSOA valueset and quarter ids it uses are inferred, not confirmed); or export "
+            "'Pension Credit: Claimants' by Lower Layer Super Output Area for Nov-16 from "
+            "Stat-Xplore (table view, CSV) and save it under this name",
+            statxplore=_PC_QUERY,
         ),
         Source(
             id="hmrc_cilif_2014",
@@ -262,3 +329,79 @@ def get_source(source_id: str) -> Source:
     except KeyError:
         known = ", ".join(sorted(CATALOGUE))
         raise KeyError(f"unknown source {source_id!r}; known sources: {known}") from None
+
+
+# --- IoD structure and national ranks (issue 15; read by canrank.analysis) ---
+#: Which IoD measures are built from which (IoD 2015, 2019 and 2025 Technical Reports), by
+#: canrank's tidy measure names (the ``<measure>_score`` / ``_rank`` / ``_decile`` columns of the
+#: ``iod`` loader). The number is the component's weight in its parent where it has one: the IMD
+#: combines the seven domains (Income and Employment 22.5 % each, Education and Health 13.5 %,
+#: Crime, Barriers and Living Environment 9.3 %); sub-domains make up their domain. IDACI and
+#: IDAOPI have no weight: they are subsets of the Income domain (its income-deprived children
+#: aged 0-15 and adults aged 60+), so anything containing the Income domain contains them too.
+IOD_COMPONENTS: dict[str, dict[str, float | None]] = {
+    "imd": {
+        "income": 0.225,
+        "employment": 0.225,
+        "education": 0.135,
+        "health": 0.135,
+        "crime": 0.093,
+        "barriers": 0.093,
+        "living_environment": 0.093,
+    },
+    "income": {"idaci": None, "idaopi": None},
+    "education": {"cyp": 0.5, "adult_skills": 0.5},
+    "barriers": {"geographical_barriers": 0.5, "wider_barriers": 0.5},
+    "living_environment": {"indoors": 2 / 3, "outdoors": 1 / 3},
+}
+
+#: Plain names of the IoD measures, for warnings and labels.
+IOD_MEASURE_LABELS: dict[str, str] = {
+    "imd": "the IMD",
+    "income": "the Income domain",
+    "employment": "the Employment domain",
+    "education": "the Education, Skills and Training domain",
+    "health": "the Health Deprivation and Disability domain",
+    "crime": "the Crime domain",
+    "barriers": "the Barriers to Housing and Services domain",
+    "living_environment": "the Living Environment domain",
+    "idaci": "IDACI",
+    "idaopi": "IDAOPI",
+    "cyp": "the Children and Young People sub-domain",
+    "adult_skills": "the Adult Skills sub-domain",
+    "geographical_barriers": "the Geographical Barriers sub-domain",
+    "wider_barriers": "the Wider Barriers sub-domain",
+    "indoors": "the Indoors sub-domain",
+    "outdoors": "the Outdoors sub-domain",
+}
+
+#: Non-IoD sources that count largely the same people as an IoD measure: source id ->
+#: (the IoD measure, why). Pension Credit (Guarantee Credit) claimants are an input of IDAOPI
+#: and the Income domain; HMRC's children in low-income families (out-of-work benefits, or tax
+#: credits below 60 % of median income) is IDACI's population at another date. Housing Benefit
+#: is not an IoD input and is deliberately not listed (its correlation is measured instead).
+SOURCE_OVERLAPS: dict[str, tuple[str, str]] = {
+    "dwp_pc_lsoa_2016_11": (
+        "idaopi",
+        "Pension Credit (Guarantee Credit) claimants are counted in IDAOPI",
+    ),
+    "hmrc_cilif_2014": (
+        "idaci",
+        "children in low-income families are the population IDACI counts, at another date",
+    ),
+}
+
+#: How many LSOAs England has, by LSOA geography vintage: the "of N" of an IoD national rank.
+ENGLAND_LSOAS: dict[str, int] = {"2011": 32_844, "2021": 33_755}
+
+#: Sources whose ``<measure>_rank`` (1 = most deprived) and ``<measure>_decile`` columns rank
+#: every LSOA in England (even the GLA's London-only workbook keeps the national ranks), with
+#: the LSOA vintage they rank. The England-and-Wales income extract's ranks are ``*_rank_ew``
+#: and are not national English ranks.
+NATIONAL_RANK_SOURCES: dict[str, str] = {
+    "iod2015_file7": "2011",
+    "iod2019_file7": "2011",
+    "iod2019_london": "2011",
+    "iod2025_file7": "2021",
+}
+# --- end IoD structure ---

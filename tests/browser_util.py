@@ -72,9 +72,17 @@ class PageLog:
 
 @contextmanager
 def open_page(
-    path: Path, *, width: int = 1400, height: int = 1000, timeout_ms: int = 60_000
+    path: Path,
+    *,
+    width: int = 1400,
+    height: int = 1000,
+    timeout_ms: int = 60_000,
+    mobile: bool = False,
 ) -> Iterator[tuple[Any, PageLog]]:
-    """Yield ``(page, log)`` with ``path`` loaded (the ``load`` event has fired)."""
+    """Yield ``(page, log)`` with ``path`` loaded (the ``load`` event has fired).
+
+    ``mobile`` emulates a phone (touch, and the viewport meta tag is honoured as on a phone).
+    """
     from playwright.sync_api import sync_playwright
 
     log = PageLog()
@@ -89,6 +97,9 @@ def open_page(
                 args=FLAGS,
                 chromium_sandbox=False,
                 viewport={"width": width, "height": height},
+                is_mobile=mobile,
+                has_touch=mobile,
+                device_scale_factor=2 if mobile else 1,
             )
 
             def route(r: Any) -> None:

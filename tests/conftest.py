@@ -50,25 +50,10 @@ def mirror() -> Path:
 
 @pytest.fixture(scope="session")
 def london_build(mirror: Path, tmp_path_factory: pytest.TempPathFactory):
-    """One full build of the offline London scenario, shared by the real-data tests."""
+    """The one full build of the offline London scenario per test session (the default,
+    exact selection), written to a temporary folder; a :class:`canrank.builds.Build`."""
     from canrank.pipeline import build
 
     out = tmp_path_factory.mktemp("london") / "lcc-2017-proxies"
     raw = tmp_path_factory.mktemp("raw")
     return build(CONFIG, scenario="lcc-2017-proxies", mirror=mirror, out=out, raw_dir=raw)
-
-
-@pytest.fixture(scope="session")
-def london_build_greedy(mirror: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The London offline scenario selected with the greedy method, in memory only."""
-    from canrank.pipeline import build
-
-    raw = tmp_path_factory.mktemp("raw-greedy")
-    return build(
-        CONFIG,
-        scenario="lcc-2017-proxies",
-        mirror=mirror,
-        raw_dir=raw,
-        write=False,
-        method="greedy",
-    )

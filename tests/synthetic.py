@@ -17,6 +17,7 @@ import shapely
 import yaml
 
 from canrank.contiguity import Contiguity
+from canrank.selection.problem import SelectionProblem, SelectionRules
 
 DOMAINS = [
     ("Index of Multiple Deprivation (IMD)", "Score"),
@@ -264,3 +265,45 @@ def grid_graph(rows: int, cols: int) -> Contiguity:
         if (d == 1 and c + 1 < cols) or (d == cols and r + 1 < rows)
     ]
     return Contiguity.from_edges([f"E01{i:06d}" for i in range(rows * cols)], edges)
+
+
+def random_grid_problem(
+    seed: int,
+    rules: SelectionRules,
+    rows: int = 4,
+    cols: int = 5,
+    *,
+    diagonals: float = 0.0,
+    boroughs: int = 2,
+) -> SelectionProblem:
+    """A selection problem on a ``rows`` x ``cols`` grid with random scores and populations.
+
+    Populations are 900-1,599, scores uniform in [0.05, 1); boroughs are vertical bands of
+    columns; ``diagonals`` is the probability of each down-right diagonal edge (so graphs are
+    not all plain grids). Shared by every selection test (greedy, optimal, pricer, overrides).
+    """
+    rng = np.random.default_rng(seed)
+    n = rows * cols
+    edges = [
+        (r * cols + c, r * cols + c + d)
+        for r in range(rows)
+        for c in range(cols)
+        for d in (1, cols)
+        if (d == 1 and c + 1 < cols) or (d == cols and r + 1 < rows)
+    ]
+    if diagonals > 0:
+        edges += [
+            (r * cols + c, (r + 1) * cols + c + 1)
+            for r in range(rows - 1)
+            for c in range(cols - 1)
+            if rng.random() < diagonals
+        ]
+    graph = Contiguity.from_edges([f"E01{i:06d}" for i in range(n)], edges)
+    return SelectionProblem(
+        graph=graph,
+        score=rng.uniform(0.05, 1.0, n),
+        population=rng.integers(900, 1600, n).astype(float),
+        borough=np.array([min(c * boroughs // cols, boroughs - 1) for _ in range(rows)
+                          for c in range(cols)]),
+        rules=rules,
+    )

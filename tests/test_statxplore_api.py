@@ -7,24 +7,35 @@ cubes with nested values). No other address is contacted.
 
 from __future__ import annotations
 
+import importlib
+import io
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from rich.console import Console
+from typer.testing import CliRunner
 
+from canrank.acquire import locate, locate_all
+from canrank.cli import app
 from canrank.errors import CanrankError, InputError
+from canrank.loaders import read_source
+from canrank.loaders.statxplore import read_statxplore
 from canrank.loaders.statxplore_api import (
     API_KEY_ENV,
+    BASE_URL_ENV,
     StatXploreClient,
     StatXploreError,
     build_table_query,
     cube_to_frame,
 )
+from canrank.sources import CATALOGUE
 
 KEY = "test-key-0123456789abcdef"
 PREFIX = "/webapi/rest/v1"
@@ -43,13 +54,35 @@ LSOAS = {
 }
 
 
+#: What a whole-valueset (Great Britain) query answers: uri code -> (label, claimants).
+GB_AREAS: dict[str, tuple[str, int | None]] = {
+    "E01000002": ("City of London 001B", 30),
+    "E01000001": ("City of London 001A", 12),
+    "W01000001": ("Isle of Anglesey 001A", 5),
+    "S01006506": ("Culter - 01", 3),
+    "E01000003": ("City of London 001C", 7),
+    "ZZXXXXXXX": ("Unknown", 40),
+}
+#: The databases the fake server knows: id -> (measure, date field, month labels by value id).
+DATABASES = {
+    DB: (MEASURE, MONTH_FIELD, "Month", {k: v for k, v in MONTH_LABELS.items()}),
+    "str:database:PC_New": (
+        "str:count:PC_New:V_F_PC_CASELOAD_New",
+        "str:field:PC_New:F_PC_QTR_New:DATE_NAME",
+        "Quarter",
+        {"201611": "November 2016"},
+    ),
+}
+
+
 @dataclass
 class ServerState:
     """What the fake server saw and how it should misbehave."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
-    mode: str = "ok"  # ok | rate_limit | server_error | flaky | not_json
+    mode: str = "ok"  # ok | rate_limit | server_error | flaky | not_json | unknown_id
     calls: int = 0
+    gb: dict[str, tuple[str, int | None]] = field(default_factory=lambda: dict(GB_AREAS))
 
 
 def realistic_cube(query: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +124,46 @@ def realistic_cube(query: dict[str, Any]) -> dict[str, Any]:
             },
         ],
         "cubes": {MEASURE: {"values": values}},
+        "annotationMap": {},
+    }
+
+
+def gb_cube(query: dict[str, Any], state: ServerState) -> tuple[int, dict[str, Any]]:
+    """Answer a query with an LSOA valueset as its row dimension, as Stat-Xplore does: every
+    area of Great Britain (Welsh LSOAs, Scottish data zones, "Unknown"), one column per month."""
+    if query.get("database") not in DATABASES:
+        return 400, {"message": f"Unknown database {query.get('database')}"}
+    measure, month_field, month_label, labels = DATABASES[query["database"]]
+    valueset = query["dimensions"][0][0]
+    if state.mode == "unknown_id" or not valueset.endswith(":V_C_MASTERGEOG11_LSOA_TO_MSOA"):
+        return 400, {"message": f"Unknown valueset {valueset}"}
+    if query.get("measures") != [measure] or query["dimensions"][1:] != [[month_field]]:
+        return 400, {"message": "Bad measure or dimensions"}
+    months = [m[0] for m in query["recodes"][month_field]["map"]]
+    value_prefix = valueset.replace("str:valueset:", "str:value:", 1) + ":"
+    return 200, {
+        "query": query,
+        "database": {"id": query["database"], "annotationKeys": []},
+        "measures": [{"uri": measure, "label": "Claimants"}],
+        "fields": [
+            {
+                "uri": valueset,
+                "label": "National - Regional - LA - OAs",
+                "items": [
+                    {"type": "ValueItem", "labels": [label], "uris": [value_prefix + code]}
+                    for code, (label, _) in state.gb.items()
+                ],
+            },
+            {
+                "uri": month_field,
+                "label": month_label,
+                "items": [
+                    {"type": "RecodeItem", "labels": [labels[m.rsplit(":", 1)[1]]], "uris": [m]}
+                    for m in months
+                ],
+            },
+        ],
+        "cubes": {measure: {"values": [[v] * len(months) for _, v in state.gb.values()]}},
         "annotationMap": {},
     }
 
@@ -149,6 +222,11 @@ def make_handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 return
             query = json.loads(body)
             state.requests.append(query)
+            dims = query.get("dimensions") or [[""]]
+            if str(dims[0][0]).startswith("str:valueset:"):
+                status, answer = gb_cube(query, state)
+                self._send(status, answer)
+                return
             if query.get("database") != DB or query.get("measures") != [MEASURE]:
                 self._send(400, {"message": f"Unknown database {query.get('database')}"})
                 return
@@ -414,3 +492,203 @@ def test_cube_names_only_with_lookup() -> None:
         cube_to_frame(response)
     df = cube_to_frame(response, name_lookup={"city of london 001a": "E01000001"})
     assert df["lsoa_code"].tolist() == ["E01000001"]
+
+
+def test_cube_drop_other_areas() -> None:
+    state = ServerState()
+    query = build_table_query(DB, MEASURE, GB_VALUESET, MONTH_FIELD, [MONTH_VALUE + "201702"])
+    status, response = gb_cube(query, state)
+    assert status == 200
+    with pytest.raises(InputError, match="cannot find an LSOA code for 'Unknown'"):
+        cube_to_frame(response)  # by default every item must be an LSOA of the study's country
+    del state.gb["ZZXXXXXXX"], state.gb["S01006506"]
+    with pytest.raises(InputError, match="outside the study geography"):
+        cube_to_frame(gb_cube(query, state)[1])
+    df = cube_to_frame(response, drop_other_areas=True)
+    assert df["lsoa_code"].tolist() == ["E01000001", "E01000002", "E01000003"]
+    assert df["claimants"].tolist() == [12.0, 30.0, 7.0]
+    assert df.attrs["areas_dropped"] == 3  # Wales, the Scottish data zone, "Unknown"
+    assert df.attrs["period_field"] == "Month"
+    both = cube_to_frame(response, drop_other_areas=True, countries="EW")
+    assert "W01000001" in both["lsoa_code"].tolist() and both.attrs["areas_dropped"] == 2
+
+
+def test_plain_http_only_to_this_machine() -> None:
+    with pytest.raises(StatXploreError, match="unencrypted"):
+        StatXploreClient(KEY, base_url="http://stat-xplore.example.org/webapi/rest/v1")
+    assert StatXploreClient(KEY, base_url="http://localhost:9/x").base_url == "http://localhost:9/x"
+
+
+# ---------------------------------------------------------------------------- canrank fetch
+
+GB_VALUESET = "str:valueset:hb_new:V_F_HB_NEW:COA_CODE:V_C_MASTERGEOG11_LSOA_TO_MSOA"
+HB = "dwp_hb_lsoa_2017_02"
+PC = "dwp_pc_lsoa_2016_11"
+
+
+@dataclass
+class Cli:
+    """The outcome of one ``canrank fetch`` run: exit code, stdout and stderr text."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_fetch(
+    monkeypatch: pytest.MonkeyPatch, raw: Path, *ids: str, base: str | None, key: str | None = KEY
+) -> Cli:
+    """Run ``canrank fetch <ids> --raw-dir raw`` with the API key and base URL in the env."""
+    fetch_cmd = importlib.import_module("canrank.cli.fetch")
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(fetch_cmd, "console", Console(file=out, width=400))
+    monkeypatch.setattr(fetch_cmd, "err", Console(file=err, width=400))
+    monkeypatch.delenv("CANRANK_MIRROR", raising=False)
+    for var, value in ((API_KEY_ENV, key), (BASE_URL_ENV, base)):
+        if value is None:
+            monkeypatch.delenv(var, raising=False)
+        else:
+            monkeypatch.setenv(var, value)
+    result = CliRunner().invoke(app, ["fetch", *ids, "--raw-dir", str(raw)])
+    return Cli(result.exit_code, out.getvalue(), err.getvalue())
+
+
+def test_cli_fetch_housing_benefit_writes_a_file_the_loader_reads(
+    server: tuple[str, ServerState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, state = server
+    run = run_fetch(monkeypatch, tmp_path, HB, base=base)
+    assert run.code == 0, run.err
+    source = CATALOGUE[HB]
+    path = tmp_path / source.filename
+    assert f"{HB}: {path} (from statxplore-api)" in run.out
+    spec = source.statxplore
+    assert spec is not None
+    assert state.requests == [
+        {
+            "database": "str:database:hb_new",
+            "measures": ["str:count:hb_new:V_F_HB_NEW"],
+            "recodes": {
+                MONTH_FIELD: {"map": [[MONTH_VALUE + "201702"]], "total": False},
+            },
+            "dimensions": [[GB_VALUESET], [MONTH_FIELD]],
+        }
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [source.filename]  # no .part left
+    text = path.read_text(encoding="utf-8")
+    assert KEY not in text and "Stat-Xplore Open Data API" in text
+    df = read_source(source, path)  # the catalogue's own loader, default options
+    assert df["lsoa_code"].tolist() == ["E01000001", "E01000002", "E01000003"]
+    assert df["lsoa_name"].tolist() == [
+        "City of London 001A",
+        "City of London 001B",
+        "City of London 001C",
+    ]
+    assert df["claimants"].tolist() == [12.0, 30.0, 7.0]
+    assert df.attrs["period"] == "February 2017" and df.attrs["measure"] == "Claimants"
+    # the next fetch finds the file in data/raw and does not ask the API again
+    again = run_fetch(monkeypatch, tmp_path, HB, base=base)
+    assert again.code == 0 and "(from cache)" in again.out
+    assert len(state.requests) == 1
+
+
+def test_cli_fetch_pension_credit_quarter(
+    server: tuple[str, ServerState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, state = server
+    state.gb = {"E01000005": ("City of London 001E", 9), "S01006506": ("Culter - 01", 1)}
+    run = run_fetch(monkeypatch, tmp_path, PC, base=base)
+    assert run.code == 0, run.err
+    (sent,) = state.requests
+    assert sent["database"] == "str:database:PC_New"
+    assert sent["dimensions"][1] == ["str:field:PC_New:F_PC_QTR_New:DATE_NAME"]
+    df = read_statxplore(tmp_path / CATALOGUE[PC].filename)
+    assert df["lsoa_code"].tolist() == ["E01000005"] and df["claimants"].tolist() == [9.0]
+    assert df.attrs["period"] == "November 2016"
+
+
+def test_fetch_null_cells_follow_the_loaders_suppressed_policy(
+    server: tuple[str, ServerState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, state = server
+    state.gb["E01000003"] = ("City of London 001C", None)
+    run = run_fetch(monkeypatch, tmp_path, HB, base=base)
+    assert run.code == 0, run.err
+    path = tmp_path / CATALOGUE[HB].filename
+    assert "\nE01000003 : City of London 001C,..\n" in path.read_text(encoding="utf-8")
+    with pytest.raises(InputError, match="suppressed"):
+        read_statxplore(path)
+    df = read_statxplore(path, allow_suppressed=True)
+    assert df["claimants"].isna().tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("mode", "key", "expect", "calls"),
+    [
+        ("ok", "wrong-key", "the API key was rejected (HTTP 401): Invalid API key", 1),
+        ("rate_limit", KEY, "rate limit reached (HTTP 429)", 1),
+        ("server_error", KEY, "Stat-Xplore server error (HTTP 503): Service Unavailable", 3),
+        ("unknown_id", KEY, "Stat-Xplore rejected the query (HTTP 400): Unknown valueset", 1),
+    ],
+)
+def test_cli_fetch_api_errors_are_one_clear_message(
+    server: tuple[str, ServerState],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    key: str,
+    expect: str,
+    calls: int,
+) -> None:
+    base, state = server
+    state.mode = mode
+    run = run_fetch(monkeypatch, tmp_path, HB, base=base, key=key)
+    assert run.code == 2
+    message = " ".join(run.err.split())
+    assert f"{HB}: the Stat-Xplore API query failed: {expect}" in message
+    assert "1 of 1 source(s) could not be fetched" in message
+    assert "Traceback" not in run.err and key not in run.err
+    assert state.calls == calls  # 5xx retried twice; 401, 400 and a long 429 wait are not
+    if mode == "rate_limit":
+        assert "retry after 30 seconds" in message
+    if mode == "unknown_id":
+        assert "inferred, not confirmed: geography " + GB_VALUESET in message
+    assert not any(tmp_path.iterdir())  # nothing written, not even a .part
+
+
+def test_fetch_retries_a_transient_server_error(
+    server: tuple[str, ServerState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, state = server
+    state.mode = "flaky"
+    run = run_fetch(monkeypatch, tmp_path, HB, base=base)
+    assert run.code == 0, run.err
+    assert state.calls == 2
+    assert read_statxplore(tmp_path / CATALOGUE[HB].filename)["claimants"].sum() == 49.0
+
+
+def test_fetch_refuses_2021_lsoas_and_writes_nothing(
+    server: tuple[str, ServerState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, state = server
+    state.gb = {"E01035000": ("City of London 001G", 4)}
+    run = run_fetch(monkeypatch, tmp_path, HB, base=base)
+    assert run.code == 2
+    assert "2021 LSOA code" in run.err and "Stat-Xplore API response" in run.err
+    assert not any(tmp_path.iterdir())
+
+
+def test_build_download_locates_through_the_api(
+    server: tuple[str, ServerState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``canrank build --download`` locates sources with ``allow_download=True``."""
+    base, _state = server
+    monkeypatch.setenv(API_KEY_ENV, KEY)
+    monkeypatch.setenv(BASE_URL_ENV, base)
+    located = locate_all([CATALOGUE[HB], CATALOGUE[PC]], raw_dir=tmp_path, allow_download=True)
+    assert {sid: loc.origin for sid, loc in located.items()} == {
+        HB: "statxplore-api",
+        PC: "statxplore-api",
+    }
+    assert read_source(CATALOGUE[HB], located[HB].path)["claimants"].tolist() == [12.0, 30.0, 7.0]
+    assert locate(CATALOGUE[HB], raw_dir=tmp_path).origin == "cache"

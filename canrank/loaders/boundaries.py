@@ -30,12 +30,39 @@ _LAD_FIELDS = ("LAD11CD", "LAD21CD", "LAD22CD", "LAD23CD", "LAD24CD")
 _LAD_NAME_FIELDS = ("LAD11NM", "LAD21NM", "LAD22NM", "LAD23NM", "LAD24NM")
 
 
+#: Files a shapefile needs beside its ``.shp``: index, attributes and coordinate system.
+SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj")
+
+
+def missing_sidecars(path: Path) -> list[Path]:
+    """The sidecar files of a shapefile that are not beside it (either case of suffix)."""
+    if path.suffix.lower() != ".shp":
+        return []
+    missing = []
+    for ext in SHAPEFILE_SIDECARS:
+        if not any(path.with_suffix(e).is_file() for e in (ext, ext.upper())):
+            missing.append(path.with_suffix(ext))
+    return missing
+
+
 def _read(path: Path, layer: str | None, what: str) -> gpd.GeoDataFrame:
     """Open a vector file with pyogrio, turning driver errors into ``InputError``."""
     if not path.exists():
         raise InputError("file not found", file=path, hint="check the path or run `canrank fetch`")
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("the file is empty", file=path, hint=f"download the {what} again")
+    missing = missing_sidecars(path)
+    if missing:
+        names = ", ".join(p.name for p in missing)
+        error = GeometryError if [p.suffix for p in missing] == [".prj"] else InputError
+        raise error(
+            f"the shapefile's companion file(s) {names} are missing; a shapefile is several "
+            "files that must sit together (.shp geometry, .shx index, .dbf attributes, "
+            ".prj coordinate system)",
+            file=missing[0],
+            hint=f"copy {names} from the same download into {path.parent}, or download the "
+            f"{what} again",
+        )
     try:
         frame = pyogrio.read_dataframe(path, layer=layer)
     except Exception as exc:  # pyogrio raises several driver-specific error types
@@ -51,22 +78,41 @@ def _read(path: Path, layer: str | None, what: str) -> gpd.GeoDataFrame:
 
 
 def _to_bng(frame: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
-    """Reproject to EPSG:27700 after checking the declared CRS fits the coordinates."""
+    """Reproject to EPSG:27700 after checking the declared CRS fits the coordinates.
+
+    Only ``total_bounds`` is used before the checks pass, so a wrong CRS is reported at once
+    instead of after minutes of geometry work (degrees read as metres make every polygon a
+    neighbour of every other).
+    """
     if frame.crs is None:
         raise GeometryError(
             "the file has no coordinate reference system (for a shapefile: no .prj file)",
             file=path,
             hint="use the file as published, with its .prj, or a GeoJSON/GeoPackage with a CRS",
         )
-    if frame.crs.is_geographic:
-        minx, miny, maxx, maxy = frame.total_bounds
-        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            raise GeometryError(
-                f"the CRS is geographic ({frame.crs.name}) but coordinates reach "
-                f"({minx:.0f}, {miny:.0f}); they look like metres",
-                file=path,
-                hint="the file's CRS is wrong; re-download it or set the right CRS",
-            )
+    minx, miny, maxx, maxy = frame.total_bounds
+    if not np.isfinite([minx, miny, maxx, maxy]).all():
+        raise GeometryError(
+            "the coordinates include infinite or missing (NaN) values",
+            file=path,
+            hint="use the boundary file as published",
+        )
+    if frame.crs.is_projected and -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        raise GeometryError(
+            f"the file declares the projected CRS {frame.crs.name} (metres) but every "
+            f"coordinate lies within ({minx:.3f}, {miny:.3f})-({maxx:.3f}, {maxy:.3f}): these "
+            "look like longitude/latitude degrees",
+            file=path,
+            hint="the file's CRS is wrong: declare EPSG:4326 (WGS 84) for longitude/latitude, "
+            "or use the boundary file as published",
+        )
+    if frame.crs.is_geographic and not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        raise GeometryError(
+            f"the CRS is geographic ({frame.crs.name}) but coordinates reach "
+            f"({minx:.0f}, {miny:.0f}); they look like metres",
+            file=path,
+            hint="the file's CRS is wrong; re-download it or set the right CRS",
+        )
     if frame.crs.to_epsg(min_confidence=20) != 27700:
         frame = frame.to_crs(BNG)
     else:

@@ -270,7 +270,12 @@ def read_hmrc_cilif(
     frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in raw.items()})
     try:
         num = to_numeric(
-            frame, list(raw), file=grid.where, header_rows=0, allow_suppressed=allow_suppressed
+            frame,
+            list(raw),
+            file=grid.where,
+            header_rows=0,
+            allow_suppressed=allow_suppressed,
+            scores=[pct_col] if pct_col is not None else [],
         )
     except InputError as exc:
         raise relocate(exc, file_rows) from None

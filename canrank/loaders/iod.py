@@ -7,16 +7,21 @@ file name, and every edition is returned with the same tidy column names, e.g. `
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from canrank.errors import InputError, quote
 from canrank.loaders._validate import (
     check_lsoa_codes,
+    check_size,
+    decode_text,
     open_workbook,
+    read_sheet,
     require_columns,
     to_numeric,
 )
@@ -168,9 +173,13 @@ def _finish(
     reverse = {v: k for k, v in rename.items()}
     # validate under the published names, so messages name the column the user sees
     published = tidy[value_cols].rename(columns=lambda c: str(reverse.get(c, c)))
-    numeric = to_numeric(published, list(published.columns), file=file, header_rows=header_rows)
+    scores = [str(reverse.get(c, c)) for c in value_cols if c.endswith("_score")]
+    numeric = to_numeric(
+        published, list(published.columns), file=file, header_rows=header_rows, scores=scores
+    )
     for col in value_cols:
         tidy[col] = numeric[str(reverse.get(col, col))].to_numpy()
+    _check_populations(tidy, file=file, header_rows=header_rows, published=reverse)
     tidy["lsoa_code"] = tidy["lsoa_code"].astype(str).str.strip()
     tidy = tidy.sort_values("lsoa_code", kind="stable").reset_index(drop=True)
     tidy.attrs.update(
@@ -186,14 +195,34 @@ def _finish(
     return tidy
 
 
+def _check_populations(
+    tidy: pd.DataFrame, *, file: Path, header_rows: int, published: dict[str, str]
+) -> None:
+    """Population columns: counts, never negative; the total population above zero."""
+    for col in (c for c in _POPULATION.values() if c in tidy.columns):
+        values = tidy[col].to_numpy(dtype=float)
+        bad = values <= 0 if col == "population" else values < 0
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            need = "above zero" if col == "population" else "zero or more"
+            raise InputError(
+                f"a population of {values[i]:g} for LSOA {quote(tidy['lsoa_code'].iloc[i])}; "
+                f"populations must be {need} ({int(bad.sum())} such row(s))",
+                file=file,
+                row=i + header_rows + 1,
+                column=str(published.get(col, col)),
+                hint="use the file as published; it looks edited or damaged",
+            )
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     """Read a CSV as text, turning empty or undecodable files into clear errors."""
     if path.stat().st_size == 0:
         raise InputError("the file is empty", file=path, hint="download it again")
+    check_size(path, what="an Indices of Deprivation file")
+    text = decode_text(path.read_bytes(), file=path, what="the Indices of Deprivation file")
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError as exc:
         raise InputError("the file has no header row", file=path, hint="download it again") from exc
     except pd.errors.ParserError as exc:
@@ -212,7 +241,7 @@ def _read_london_workbook(path: Path) -> tuple[pd.DataFrame, IodEdition]:
             file=path,
             hint="use the 'ID 2019 for London' workbook from the London Datastore",
         )
-    main = pd.read_excel(book, sheets[0], dtype=object)
+    main = read_sheet(book, sheets[0], file=path, dtype=object)
     edition = detect_iod_edition(
         [str(c) for c in main.columns], file=path, layout="london-workbook"
     )
@@ -220,7 +249,7 @@ def _read_london_workbook(path: Path) -> tuple[pd.DataFrame, IodEdition]:
     for extra in ("IDACI and IDAOPI", "Population figures", "Sub domains"):
         if extra not in book.sheet_names:
             continue
-        sheet = pd.read_excel(book, extra, dtype=object)
+        sheet = read_sheet(book, extra, file=path, dtype=object)
         key = sheet.columns[0]
         keep = [c for c in sheet.columns[1:] if c not in main.columns]
         sheet = sheet.rename(columns={key: "LSOA code (2011)"})

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from canrank.errors import InputError, quote
-from canrank.loaders._validate import check_lsoa_codes, open_workbook, to_numeric
+from canrank.loaders._validate import check_lsoa_codes, open_workbook, read_sheet, to_numeric
 
 __all__ = ["read_loneliness"]
 
@@ -30,7 +30,7 @@ def read_loneliness(path: str | Path, *, sheet: str = _SHEET) -> pd.DataFrame:
             file=path,
             hint="use london-loneliness-MSOA-LSOA.xlsx (ONS CT0467 for London)",
         )
-    raw = pd.read_excel(book, sheet, header=None, dtype=object)
+    raw = read_sheet(book, sheet, file=path, header=None, dtype=object)
     if raw.empty:
         raise InputError(f"sheet {quote(sheet)} is empty", file=path, hint="download it again")
     header = [str(v).strip() for v in raw.iloc[0]]
@@ -53,7 +53,7 @@ def read_loneliness(path: str | Path, *, sheet: str = _SHEET) -> pd.DataFrame:
     )
     where = f"{path} (sheet {sheet})"
     check_lsoa_codes(frame["lsoa_code"], file=where, column="LSOA", header_rows=1, vintage="2011")
-    frame = to_numeric(frame, ["Log odds"], file=where, header_rows=1)
+    frame = to_numeric(frame, ["Log odds"], file=where, header_rows=1, scores=["Log odds"])
     log_odds = frame.pop("Log odds")
     frame["loneliness_log_odds"] = log_odds
     frame["loneliness_prevalence"] = 100.0 / (1.0 + np.exp(-log_odds))

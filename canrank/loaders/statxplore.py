@@ -56,7 +56,14 @@ import numpy as np
 import pandas as pd
 
 from canrank.errors import InputError, quote
-from canrank.loaders._validate import LSOA_2011, check_lsoa_codes, to_numeric
+from canrank.loaders._validate import (
+    LSOA_2011,
+    check_lsoa_codes,
+    check_size,
+    check_xlsx_members,
+    decode_text,
+    to_numeric,
+)
 
 __all__ = [
     "Grid",
@@ -152,6 +159,7 @@ def read_grids(path: str | Path, *, what: str) -> list[Grid]:
             file=path,
             hint=f"check the path; it should point to {what}",
         )
+    check_size(path, what=what)
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError(
@@ -184,6 +192,7 @@ def _read_xlsx(path: Path, raw: bytes, *, what: str) -> list[Grid]:
 
     grids: list[Grid] = []
     try:
+        check_xlsx_members(path)
         book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
         try:
             for ws in book.worksheets:
@@ -225,23 +234,7 @@ def _read_xlsx(path: Path, raw: bytes, *, what: str) -> list[Grid]:
 
 def _read_csv(path: Path, raw: bytes, *, what: str) -> Grid:
     """Decode (UTF-8, else Windows-1252) and parse a CSV strictly, reporting the failing line."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("cp1252")
-        except UnicodeDecodeError:
-            raise InputError(
-                "the file is neither UTF-8 nor Windows-1252 text; is it really a CSV?",
-                file=path,
-                hint=f"use {what} as downloaded (CSV or XLSX)",
-            ) from None
-    if "\x00" in text:
-        raise InputError(
-            "the file contains binary data, so it is not a CSV file",
-            file=path,
-            hint=f"use {what} as downloaded (CSV or XLSX)",
-        )
+    text = decode_text(raw, file=path, what=what)
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows: list[list[str]] = []
     try:

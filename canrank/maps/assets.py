@@ -1,18 +1,16 @@
-"""Leaflet's JavaScript and CSS, found on this machine and inlined so a map needs no network.
+"""Leaflet's JavaScript and CSS from one pinned source, inlined so a map needs no network.
 
-Leaflet comes from a package registry, never from files committed here. Locations tried in
-order: ``$CANRANK_ASSETS`` (a folder with ``leaflet.js`` and ``leaflet.css``), the PyPI package
-``django-js-lib-leaflet`` (Leaflet 1.9.4 as plain files, no Django needed to read them), Debian's
-``libjs-leaflet`` (``/usr/share/javascript/leaflet``) and npm's ``leaflet``
-(``node_modules/leaflet/dist``). Without any of them the map is not written: a map that silently
-needs a CDN is what this module exists to prevent, so :class:`AssetsError` says what to install.
+The only source is the PyPI package ``django-js-lib-leaflet`` 1.9.4.1 (Leaflet 1.9.4 as plain
+files; nothing of Django is imported), pinned in ``pyproject.toml``. Its files are checked
+against SHA-256 digests, so ``map.html`` has the same bytes on every machine; a different or
+missing Leaflet is an :class:`AssetsError` saying what to install.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import importlib.util
-import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -21,17 +19,19 @@ from pathlib import Path
 
 from canrank.errors import ConfigError
 
-__all__ = ["AssetsError", "MapAssets", "find_leaflet", "load_assets"]
+__all__ = ["LEAFLET_SHA256", "LEAFLET_VERSION", "AssetsError", "MapAssets", "find_leaflet", "load_assets"]
 
-_INSTALL_HINT = (
-    "pip install django-js-lib-leaflet (Leaflet as plain files; no Django needed), or "
-    "apt-get install libjs-leaflet, or npm install leaflet, or set CANRANK_ASSETS to a folder "
-    "holding leaflet.js and leaflet.css"
-)
+LEAFLET_VERSION = "1.9.4"
+#: SHA-256 of the pinned files (django-js-lib-leaflet 1.9.4.1, static/js_lib_leaflet/).
+LEAFLET_SHA256 = {
+    "leaflet.js": "db49d009c841f5ca34a888c96511ae936fd9f5533e90d8b2c4d57596f4e5641a",
+    "leaflet.css": "a7837102824184820dfa198d1ebcd109ff6d0ff9a2672a074b9a1b4d147d04c6",
+}
+_INSTALL_HINT = "pip install django-js-lib-leaflet==1.9.4.1 (Leaflet 1.9.4 as plain files)"
 
 
 class AssetsError(ConfigError):
-    """Leaflet's files are not installed, so a self-contained map cannot be written."""
+    """The pinned Leaflet is not installed, so a self-contained map cannot be written."""
 
 
 @dataclass(frozen=True)
@@ -45,39 +45,37 @@ class MapAssets:
     origin: str
 
 
-def _candidates() -> list[tuple[str, Path]]:
-    """Folders that may hold leaflet.js and leaflet.css, most specific first."""
-    out: list[tuple[str, Path]] = []
-    env = os.environ.get("CANRANK_ASSETS")
-    if env:
-        out.append(("CANRANK_ASSETS", Path(env)))
+def _package_folder() -> Path | None:
     # find_spec locates the package without importing it (its __init__ would want Django).
     spec = importlib.util.find_spec("js_lib_leaflet")
-    if spec is not None and spec.submodule_search_locations:
-        for loc in spec.submodule_search_locations:
-            out.append(("pip django-js-lib-leaflet", Path(loc) / "static" / "js_lib_leaflet"))
-    out.append(("apt libjs-leaflet", Path("/usr/share/javascript/leaflet")))
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        out.append(("npm leaflet", base / "node_modules" / "leaflet" / "dist"))
-    return out
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "static" / "js_lib_leaflet"
 
 
-def find_leaflet() -> tuple[str, Path]:
-    """The first folder with both Leaflet files, and a label saying which install it is."""
-    tried = []
-    for origin, folder in _candidates():
-        if (folder / "leaflet.js").is_file() and (folder / "leaflet.css").is_file():
-            return origin, folder
-        tried.append(str(folder))
-    raise AssetsError(
-        "Leaflet (leaflet.js, leaflet.css) is not installed, so the map cannot be made "
-        f"self-contained; looked in {', '.join(tried)}",
-        hint=_INSTALL_HINT,
-    )
+def find_leaflet(folder: Path | None = None) -> Path:
+    """The folder of the pinned Leaflet files, checked byte for byte."""
+    folder = folder if folder is not None else _package_folder()
+    if folder is None:
+        raise AssetsError(
+            "Leaflet is not installed, so the map cannot be made self-contained",
+            hint=_INSTALL_HINT,
+        )
+    for name, digest in LEAFLET_SHA256.items():
+        path = folder / name
+        if not path.is_file():
+            raise AssetsError(f"{name} is missing", file=path, hint=_INSTALL_HINT)
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise AssetsError(
+                f"{name} is not the pinned Leaflet {LEAFLET_VERSION}",
+                file=path,
+                hint=_INSTALL_HINT,
+            )
+    return folder
 
 
 def _inline_images(css: str, folder: Path) -> str:
-    """Replace ``url(images/x.png)`` with data URIs so the layer-control icon works offline."""
+    """Replace ``url(images/x.png)`` with data URIs so Leaflet's icons work offline."""
 
     def repl(match: re.Match[str]) -> str:
         path = folder / match.group(1)
@@ -96,7 +94,7 @@ def _own(name: str) -> str:
 @cache
 def load_assets() -> MapAssets:
     """Read Leaflet and canrank's own map script and style sheet (cached per process)."""
-    origin, folder = find_leaflet()
+    folder = find_leaflet()
     js = (folder / "leaflet.js").read_text(encoding="utf-8")
     # Source-map comments would make DevTools fetch a file next to the page.
     js = re.sub(r"\n//# sourceMappingURL=\S+\s*$", "\n", js)
@@ -106,5 +104,5 @@ def load_assets() -> MapAssets:
         leaflet_css=_inline_images(css, folder),
         canrank_js=_own("canrank-map.js"),
         canrank_css=_own("canrank-map.css"),
-        origin=f"{origin}: {folder}",
+        origin=f"django-js-lib-leaflet (Leaflet {LEAFLET_VERSION})",
     )

@@ -1,117 +1,141 @@
-"""Two scenarios side by side on synchronised maps, with the CANs that differ highlighted.
+"""Two scenarios side by side on synchronised maps, highlighting only the CANs that really differ.
 
-Like folium's DualMap, but self-contained: the LSOA geometry is embedded once and drawn by both
-panels, and the two views are kept in step by a few lines of inline script (DualMap loads
-Leaflet.Sync from a CDN).
+Which CANs differ is not decided here: the caller passes the one-to-one matching of the compare
+report (``canrank.analysis.compare.match_cans``) and the rule it used, so the map and the report
+always agree, and the page states the rule. A CAN is highlighted when it has no partner in the
+other scenario. The LSOA geometry is embedded once and drawn by both panels; on narrow screens
+the panels stack.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from branca.element import Figure, MacroElement
-from jinja2 import Template
-
 from canrank.errors import InputError
-from canrank.maps.interactive import (
-    _JsonData,
-    add_view,
-    inline_assets,
-    measures_for,
-    new_map,
-    number_ids,
-    scenario_title,
-)
-from canrank.maps.payload import PreparedGeometry, geometry_payload, prepare, view_payload
+from canrank.maps.page import Page, render_page
+from canrank.maps.spec import MapSpec
 
 if TYPE_CHECKING:
-    from canrank.pipeline import BuildResult
+    import geopandas as gpd
 
-__all__ = ["can_sets", "changed_cans", "compare_map"]
+__all__ = ["DEFAULT_RULE", "compare_map", "compare_page", "write_compare_map"]
 
+#: The compare report's rule (``canrank.analysis.compare.match_cans``), in plain words.
+DEFAULT_RULE = (
+    "CANs are paired one to one so that paired CANs share as many areas (LSOAs) as possible; "
+    "CANs sharing no area are not paired."
+)
 
-class _Sync(MacroElement):
-    """Keeps the two panels on the same centre and zoom."""
-
-    _template = Template(
-        "{% macro script(this, kwargs) %}"
-        "canrankMap.sync({{ this.a.get_name() }}, {{ this.b.get_name() }});"
-        "{% endmacro %}"
-    )
-
-    def __init__(self, a: Any, b: Any) -> None:
-        super().__init__()
-        self._name = "canrank_sync"
-        self.a = a
-        self.b = b
+Side = tuple["gpd.GeoDataFrame", "gpd.GeoDataFrame", MapSpec]
 
 
-def can_sets(result: BuildResult) -> dict[int, frozenset[str]]:
-    """Each CAN's LSOA codes."""
-    return {
-        int(row.can_id): frozenset(str(row.lsoa_codes).split(";"))
-        for row in result.cans.itertuples()
-    }
+def _check_matches(
+    matches: Sequence[tuple[int | None, int | None]], ids_a: set[int], ids_b: set[int]
+) -> tuple[dict[int, int], dict[int, int]]:
+    a_to_b: dict[int, int] = {}
+    b_to_a: dict[int, int] = {}
+    for pair in matches:
+        a, b = pair
+        if a is not None and int(a) not in ids_a:
+            raise InputError(f"the matching names CAN {a} of scenario A, which has no such CAN")
+        if b is not None and int(b) not in ids_b:
+            raise InputError(f"the matching names CAN {b} of scenario B, which has no such CAN")
+        if a is not None and b is not None:
+            if int(a) in a_to_b or int(b) in b_to_a:
+                raise InputError(f"the matching pairs a CAN twice ({a}, {b}); it must be one to one")
+            a_to_b[int(a)] = int(b)
+            b_to_a[int(b)] = int(a)
+    return a_to_b, b_to_a
 
 
-def changed_cans(a: BuildResult, b: BuildResult) -> tuple[list[int], list[int]]:
-    """CAN numbers of ``a`` and of ``b`` with no CAN of exactly the same LSOAs in the other."""
-    sa, sb = can_sets(a), can_sets(b)
-    in_b, in_a = set(sb.values()), set(sa.values())
-    return (
-        sorted(k for k, v in sa.items() if v not in in_b),
-        sorted(k for k, v in sb.items() if v not in in_a),
-    )
+def compare_page(
+    a: Side,
+    b: Side,
+    matches: Sequence[tuple[int | None, int | None]],
+    rule: str = DEFAULT_RULE,
+    *,
+    boroughs: gpd.GeoDataFrame | None = None,
+    wards: gpd.GeoDataFrame | None = None,
+) -> Page:
+    """The side-by-side page (see :func:`write_compare_map`)."""
+    from canrank.maps.payload import geometry_payload, prepare, view_payload
 
-
-def _view(result: BuildResult, prep: PreparedGeometry, changed: list[int], other: str) -> dict:
-    sc = result.study.scenario
-    return view_payload(
-        prep,
-        result.lsoa,
-        result.cans,
-        title=scenario_title(sc),
-        notes=[f"Proxy: {p}" for p in sc.proxies],
-        measures=measures_for(sc.indicators),
-        scheme=sc.map.scheme,
-        k=sc.map.k,
-        palette=sc.map.palette,
-        area=sc.area.label,
-        changed=changed,
-        changed_note=f"CAN not in scenario {other} (dashed)",
-    )
-
-
-def compare_map(result_a: BuildResult, result_b: BuildResult) -> Figure:
-    """A page with scenario A on the left and B on the right, moving together.
-
-    Both builds must cover the same LSOAs (the same study area); get them with
-    ``canrank.pipeline.build(..., write=False)``.
-    """
-    codes_a = set(result_a.lsoa["lsoa_code"].astype(str))
-    codes_b = set(result_b.lsoa["lsoa_code"].astype(str))
+    (lsoa_a, cans_a, spec_a), (lsoa_b, cans_b, spec_b) = a, b
+    codes_a = set(lsoa_a["lsoa_code"].astype(str))
+    codes_b = set(lsoa_b["lsoa_code"].astype(str))
     if codes_a != codes_b:
         raise InputError(
             f"the two scenarios cover different areas ({len(codes_a)} and {len(codes_b)} LSOAs, "
             f"{len(codes_a ^ codes_b)} not in both)",
             hint="compare scenarios of the same study area",
         )
-    sc_a, sc_b = result_a.study.scenario, result_b.study.scenario
-    prep = prepare(result_a.lsoa, result_a.study.boroughs, sc_a.map.simplify_m)
-    changed_a, changed_b = changed_cans(result_a, result_b)
-    figure = Figure(title=f"canrank: {sc_a.name} vs {sc_b.name}")
-    figure.html.add_child(_JsonData("canrank-geometry", geometry_payload(prep)), name="geometry")
-    inline_assets(figure)
-    maps = []
-    for j, (res, changed, other) in enumerate(
-        ((result_a, changed_a, sc_b.name), (result_b, changed_b, sc_a.name))
+    ids_a = {int(v) for v in cans_a["can_id"]}
+    ids_b = {int(v) for v in cans_b["can_id"]}
+    a_to_b, b_to_a = _check_matches(matches, ids_a, ids_b)
+    prep = prepare(lsoa_a, boroughs, spec_a.simplify_m, wards)
+    name_a, name_b = f"A ({spec_a.scenario})", f"B ({spec_b.scenario})"
+    views = []
+    for lsoa, cans, spec, own, other, pairs, ids in (
+        (lsoa_a, cans_a, spec_a, name_a, name_b, a_to_b, ids_a),
+        (lsoa_b, cans_b, spec_b, name_b, name_a, b_to_a, ids_b),
     ):
-        fmap = new_map(width="50%", height="100%", left=f"{50 * j}%", top="0%", position="absolute")
-        figure.add_child(fmap, name=f"map_{j}")
-        add_view(
-            fmap, "canrank-geometry", f"canrank-view-{j + 1}", _view(res, prep, changed, other)
+        changed = sorted(ids - set(pairs))
+        note = (
+            f"Scenario {own}: {len(changed)} of {len(ids)} CANs have no matching CAN in "
+            f"scenario {other} and are drawn dashed in pink; the others match. "
+            f"Matching rule: {rule}"
         )
-        maps.append(fmap)
-    _Sync(maps[0], maps[1]).add_to(figure)
-    number_ids(figure)
-    return figure
+        view = view_payload(
+            prep, lsoa, cans, spec, changed=changed, matched=pairs, compare_note=note,
+            other=f"scenario {other}",
+        )
+        view["title"] = f"{'AB'[len(views)]}: {spec.title}"
+        views.append(view)
+    title = f"Comparison: scenario {spec_a.scenario} and scenario {spec_b.scenario}"
+    return render_page(title, geometry_payload(prep), views)
+
+
+def write_compare_map(
+    a: Side,
+    b: Side,
+    matches: Sequence[tuple[int | None, int | None]],
+    rule: str,
+    path: Path,
+    *,
+    boroughs: gpd.GeoDataFrame | None = None,
+    wards: gpd.GeoDataFrame | None = None,
+) -> None:
+    """Write scenario A (left, or top on a phone) and B side by side, moving together.
+
+    ``a`` and ``b`` are ``(lsoa, cans, spec)`` of two builds of the same study area;
+    ``matches`` the compare report's pairs ``(can_id_a | None, can_id_b | None)``; ``rule`` the
+    matching rule in words (stated on the page). CANs with no partner are highlighted.
+    """
+    compare_page(a, b, matches, rule, boroughs=boroughs, wards=wards).save(Path(path))
+
+
+def compare_map(result_a: Any, result_b: Any) -> Page:
+    """Older API: the comparison of two finished builds, matched as the compare report does."""
+    from canrank.analysis.compare import match_cans
+    from canrank.maps.interactive import _parts, spec_for_result
+
+    def members(result: Any) -> dict[int, list[str]]:
+        return {
+            int(r.can_id): sorted(str(r.lsoa_codes).split(";")) for r in result.cans.itertuples()
+        }
+
+    ma, mb = members(result_a), members(result_b)
+    pairs: list[tuple[int | None, int | None]] = list(match_cans(ma, mb))
+    pairs += [(k, None) for k in sorted(ma) if k not in {p[0] for p in pairs}]
+    pairs += [(None, k) for k in sorted(mb) if k not in {p[1] for p in pairs}]
+    _, boroughs, wards = _parts(result_a)
+    return compare_page(
+        (result_a.lsoa, result_a.cans, spec_for_result(result_a)),
+        (result_b.lsoa, result_b.cans, spec_for_result(result_b)),
+        pairs,
+        DEFAULT_RULE,
+        boroughs=boroughs,
+        wards=wards,
+    )

@@ -21,6 +21,7 @@ __all__ = [
     "build_coverage",
     "dissolve",
     "encode",
+    "inner_point",
     "label_points",
     "simplify_coverage",
     "to_wgs84",
@@ -86,6 +87,20 @@ def label_points(geoms: Sequence[shapely.Geometry]) -> np.ndarray:
         big = parts[int(np.argmax(shapely.area(parts)))] if len(parts) else g
         pts.append(shapely.point_on_surface(big))
     return shapely.get_coordinates(np.array(pts, dtype=object))
+
+
+def inner_point(geom: shapely.Geometry, tolerance: float = 5.0) -> shapely.Point:
+    """The centre of the largest circle inside the largest part (where a label sits best).
+
+    ``tolerance`` is in the geometry's units (metres in EPSG:27700).
+    """
+    parts = shapely.get_parts(geom)
+    big = parts[int(np.argmax(shapely.area(parts)))] if len(parts) else geom
+    if big.is_empty:
+        return shapely.Point()
+    circle = shapely.maximum_inscribed_circle(big, tolerance)
+    centre = shapely.get_point(circle, 0)
+    return centre if big.contains(centre) else shapely.point_on_surface(big)
 
 
 def _ring(coords: np.ndarray) -> list[int]:

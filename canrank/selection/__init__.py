@@ -1,8 +1,10 @@
 """CAN selection: the problem, the result, and the registered methods.
 
-``select(problem, method)`` dispatches to a method module; a new method (an exact MILP, a
-hot-spot method) registers itself in :data:`METHODS` with the same signature
-``(problem, **options) -> Selection``.
+``select(problem, method, **options)`` dispatches to a method module and checks the result:
+``"optimal"`` (column generation with exact pricing and a reduced-cost proof, see
+:mod:`canrank.selection.optimal`) or ``"greedy"`` (the quick heuristic). A new method registers
+itself in :data:`METHODS` with the same signature ``(problem, **options) -> Selection``.
+Heavy modules (numba, HiGHS) are imported only when a method runs.
 """
 
 from __future__ import annotations
@@ -11,12 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from canrank.errors import SelectionError
-from canrank.selection.greedy import select_greedy
-from canrank.selection.optimal import select_optimal
 from canrank.selection.problem import (
     Selection,
     SelectionProblem,
     SelectionRules,
+    WarmStart,
     validate_selection,
 )
 
@@ -25,18 +26,39 @@ __all__ = [
     "Selection",
     "SelectionProblem",
     "SelectionRules",
+    "WarmStart",
     "select",
     "validate_selection",
 ]
 
+
+
+def _greedy(problem: SelectionProblem, **options: Any) -> Selection:
+    from canrank.selection.greedy import select_greedy
+
+    return select_greedy(problem, **options)
+
+
+def _optimal(problem: SelectionProblem, **options: Any) -> Selection:
+    from canrank.selection.optimal import select_optimal
+
+    return select_optimal(problem, **options)
+
+
 METHODS: dict[str, Callable[..., Selection]] = {
-    "greedy": select_greedy,
-    "optimal": select_optimal,
+    "greedy": _greedy,
+    "optimal": _optimal,
 }
 
 
-def select(problem: SelectionProblem, method: str = "greedy", **options: Any) -> Selection:
-    """Run a selection method and check its result against the rules."""
+def select(problem: SelectionProblem, method: str = "optimal", **options: Any) -> Selection:
+    """Run a selection method and check its result against the rules.
+
+    ``optimal`` options: ``warm_start`` (a :class:`WarmStart` from an earlier selection of the
+    same problem with other scores), ``progress`` (called once per round with a dict),
+    ``node_limit``, ``max_rounds``, ``time_limit_s`` (a safety net) and others documented in
+    :func:`canrank.selection.optimal.select_optimal`.
+    """
     if method not in METHODS:
         raise SelectionError(
             f"unknown selection method {method!r}; available: {', '.join(sorted(METHODS))}"

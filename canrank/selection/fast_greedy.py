@@ -471,5 +471,6 @@ def select_greedy_fast(problem: SelectionProblem, *, seeds: int = 200) -> Select
         objective=problem.objective(cans),
         method="greedy",
         solve_seconds=time.perf_counter() - start,
+        status="heuristic (greedy)",
         details={"seeds_per_round": seeds, "regions_grown": grown, "compiled": HAVE_NUMBA},
     )

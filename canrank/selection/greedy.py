@@ -177,6 +177,7 @@ def select_greedy(problem: SelectionProblem, *, seeds: int = 200) -> Selection:
         upper_bound=round(upper, 6),
         gap=round((upper - objective) / upper, 6) if upper > 0 else 0.0,
         solve_seconds=time.perf_counter() - start,
+        status="heuristic (greedy)",
         details={
             "seeds_per_round": seeds,
             "regions_grown": tried,

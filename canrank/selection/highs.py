@@ -15,7 +15,22 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-__all__ = ["SolveResult", "solve_highs"]
+__all__ = ["SolveResult", "new_highs", "solve_highs"]
+
+
+def new_highs() -> highspy.Highs:
+    """A silent, single-threaded, seeded HiGHS instance.
+
+    ``highspy.Highs()`` (the Python wrapper) prints a banner on stdout when the first instance
+    is made, before any option can turn output off; its compiled base class ``_Highs`` does
+    not, and offers every method used here.
+    """
+    h = getattr(highspy, "_Highs", highspy.Highs)()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("threads", 1)
+    h.setOptionValue("random_seed", 0)
+    return h
 
 
 @dataclass(frozen=True)
@@ -80,10 +95,7 @@ def solve_highs(
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
             for flag in np.asarray(integer, dtype=bool)
         ]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    h.setOptionValue("random_seed", 0)
+    h = new_highs()
     if math.isfinite(time_limit_s):
         h.setOptionValue("time_limit", float(max(time_limit_s, 0.1)))
     if is_mip:

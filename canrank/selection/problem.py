@@ -20,7 +20,7 @@ import numpy as np
 
 from canrank.contiguity import Contiguity
 
-__all__ = ["Selection", "SelectionProblem", "SelectionRules", "validate_selection"]
+__all__ = ["Selection", "SelectionProblem", "SelectionRules", "WarmStart", "validate_selection"]
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,28 @@ class SelectionProblem:
         return float(sum(w[c].sum() for c in cans))
 
 
+@dataclass(frozen=True, eq=False)
+class WarmStart:
+    """What a solved selection hands to the next solve of the same problem with new scores.
+
+    ``columns``: the candidate CANs of the previous solve (member index arrays; the next solve
+    keeps those still valid). ``duals``: the previous master duals (the next solve prices with
+    them first, for a bound and columns before its first LP), or ``None``.
+    """
+
+    columns: tuple[np.ndarray, ...]
+    duals: np.ndarray | None = None
+
+
 @dataclass(frozen=True)
 class Selection:
-    """A selection: CANs ordered best first (by objective contribution), with its provenance."""
+    """A selection: CANs ordered best first (by objective contribution), with its provenance.
+
+    ``status`` says what is known about it: "proven optimal", "within X % (bound B)",
+    "time limit reached (bound B)" or "heuristic (greedy)". ``details`` is JSON-serialisable
+    and deterministic (no timings); ``solve_seconds`` is the only timing. ``warm_start`` lets a
+    re-solve with new scores start from this one (not compared, not printed, not JSON).
+    """
 
     cans: tuple[np.ndarray, ...]
     objective: float
@@ -90,6 +109,8 @@ class Selection:
     gap: float | None = None
     solve_seconds: float = 0.0
     details: dict[str, object] = field(default_factory=dict)
+    status: str = "heuristic (greedy)"
+    warm_start: WarmStart | None = field(default=None, compare=False, repr=False)
 
     def labels(self, n: int) -> np.ndarray:
         """CAN number per area (1 = best), 0 where an area is in no CAN."""

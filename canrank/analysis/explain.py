@@ -10,12 +10,13 @@ bounds, or a best possible neighbourhood that scores below the weakest selected 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from canrank.builds import Build
 from canrank.errors import InputError, quote
-from canrank.pipeline import BuildResult, build_problem
 from canrank.selection.greedy import grow_region
 
 __all__ = ["Explanation", "explain_lsoa"]
@@ -40,17 +41,17 @@ class Explanation:
     reason: str = ""
 
 
-def explain_lsoa(result: BuildResult, code: str) -> Explanation:
+def explain_lsoa(result: Build, code: str) -> Explanation:
     """Explain one LSOA of a build (``code`` as in ``lsoa.csv``)."""
     lsoa = result.lsoa.set_index("lsoa_code")
     if code not in lsoa.index:
         raise InputError(
             f"LSOA {quote(code)} is not in the study area of scenario "
-            f"{result.study.scenario.name} ({len(lsoa)} LSOAs)",
+            f"{result.scenario.name} ({len(lsoa)} LSOAs)",
             hint="check the code (e.g. E01001234) or choose another --area",
         )
     row = lsoa.loc[code]
-    sc = result.study.scenario
+    sc = result.scenario
     indicators = [
         {
             "key": ind.key,
@@ -65,7 +66,7 @@ def explain_lsoa(result: BuildResult, code: str) -> Explanation:
         }
         for ind in sc.indicators
     ]
-    base = {
+    base: dict[str, Any] = {
         "lsoa_code": code,
         "lsoa_name": str(row["lsoa_name"]),
         "borough_name": str(row["borough_name"]),
@@ -89,15 +90,23 @@ def explain_lsoa(result: BuildResult, code: str) -> Explanation:
     return Explanation(**base, status=status, reason=reason)
 
 
-def _why_not(result: BuildResult, code: str) -> tuple[str, str]:
+def _why_not(result: Build, code: str) -> tuple[str, str]:
     """The first selection rule that keeps ``code`` out of every CAN."""
     graph = result.graph
-    ranked = result.lsoa.set_index("lsoa_code").loc[list(graph.ids)].reset_index()
-    problem = build_problem(ranked, graph, result.study.scenario)
+    ranked = result.lsoa
+    problem = result.problem()
     rules = problem.rules
     i = graph.ids.index(code)
     labels = result.selection.labels(graph.n)
     cans = result.cans.set_index("can_id")
+    if result.overrides:
+        reasons = dict(result.overrides.exclude)
+        if code in reasons:
+            why = f" ({reasons[code]})" if reasons[code] else ""
+            return (
+                "excluded by local knowledge",
+                f"the overrides file {result.overrides.file} excludes it from every CAN{why}",
+            )
     if not problem.eligible()[i]:
         return (
             "below the threshold",

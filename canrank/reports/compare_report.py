@@ -15,11 +15,24 @@ from typing import Any
 
 import pandas as pd
 
-from canrank.compare import PairComparison
+from canrank.analysis.compare import PairComparison
 from canrank.errors import CanrankError
 from canrank.outputs import atomic_directory, write_csv
 
-__all__ = ["md_escape", "render_html", "render_markdown", "write_comparison"]
+__all__ = [
+    "MATCH_RULE",
+    "md_escape",
+    "pair_matches",
+    "render_html",
+    "render_markdown",
+    "write_comparison",
+]
+
+#: The CAN matching rule, stated in every comparison output and on the comparison map.
+MATCH_RULE = (
+    "CANs are matched one to one so that the matched pairs share as many LSOAs as possible; "
+    "a CAN that shares no LSOA with any CAN of the other scenario is unmatched"
+)
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
@@ -54,6 +67,7 @@ def _pair_lines(p: PairComparison) -> dict[str, Any]:
             f"identical), {s['cans_only_a']} only in {p.a}, {s['cans_only_b']} only in {p.b}; "
             f"Jaccard overlap of all CAN LSOAs {s['jaccard_lsoa_all_cans']:.2f} (population "
             f"{s['jaccard_population_all_cans']:.2f}).",
+            f"Matching rule: {MATCH_RULE}.",
         ],
     }
 
@@ -148,18 +162,22 @@ def render_html(pairs: Sequence[PairComparison], maps: dict[tuple[str, str], str
 def _write_maps(
     pairs: Sequence[PairComparison], results: dict[str, Any], folder: Path
 ) -> dict[tuple[str, str], str]:
-    """Write one comparison map per pair if the map module exists; the map file or a note."""
-    try:
-        from canrank.maps.compare import compare_map
-        from canrank.maps.interactive import save_map
-    except ImportError as exc:
-        note = f"skipped (the comparison map is not available: {exc})"
-        return {(p.a, p.b): note for p in pairs}
+    """Write one comparison map per pair, highlighting the CANs the report leaves unmatched;
+    the map file name, or a note saying why it was skipped."""
+    from canrank.build_maps import map_inputs
+    from canrank.maps import write_compare_map
+
     maps: dict[tuple[str, str], str] = {}
     for p in pairs:
         name = _map_name(p.a, p.b, len(pairs))
         try:
-            save_map(compare_map(results[p.a], results[p.b]), folder / name)
+            write_compare_map(
+                map_inputs(results[p.a]),
+                map_inputs(results[p.b]),
+                matches=pair_matches(p),
+                rule=MATCH_RULE,
+                path=folder / name,
+            )
         except CanrankError as exc:
             maps[(p.a, p.b)] = f"skipped ({exc.message})"
             continue
@@ -167,6 +185,15 @@ def _write_maps(
     return maps
 
 
+def pair_matches(p: PairComparison) -> list[tuple[int | None, int | None]]:
+    """The CAN matching of a comparison as (CAN in A, CAN in B) pairs; ``None`` where a CAN
+    has no counterpart."""
+    out: list[tuple[int | None, int | None]] = []
+    for row in p.cans.itertuples():
+        ca = None if pd.isna(row.can_a) else int(row.can_a)
+        cb = None if pd.isna(row.can_b) else int(row.can_b)
+        out.append((ca, cb))
+    return out
 def write_comparison(
     pairs: Sequence[PairComparison], results: dict[str, Any], out: Path, *, maps: bool = True
 ) -> dict[tuple[str, str], str]:

@@ -1,0 +1,5 @@
+"""``python -m canrank.cli``: the command line."""
+
+from canrank.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""Describe a selection: one row per CAN (name, boroughs, population, profile, dissolved
+polygon), the CAN of every LSOA, and the LSOA output table in its published column order."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from canrank.config import ResolvedScenario
+from canrank.naming import name_cans
+from canrank.selection import Selection
+
+__all__ = ["can_table", "lsoa_columns", "map_title"]
+
+
+def can_table(
+    ranked: gpd.GeoDataFrame, selection: Selection
+) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """One row per CAN with its dissolved polygon, and the CAN number per LSOA."""
+    labels = selection.labels(len(ranked))
+    names = name_cans(ranked, labels)
+    rows = []
+    for k, members in enumerate(selection.cans, start=1):
+        sub = ranked.iloc[members]
+        boroughs = sub.groupby("borough_name", sort=False)["population"].sum()
+        boroughs = boroughs.sort_values(ascending=False, kind="stable")
+        pop = float(sub["population"].sum())
+        rows.append(
+            {
+                "can_id": k,
+                "name": names[k],
+                "boroughs": "; ".join(boroughs.index.astype(str)),
+                "n_lsoas": len(sub),
+                "population": round(pop),
+                "mean_score": float(np.average(sub["score"], weights=sub["population"])),
+                "objective": float((sub["score"] * sub["population"]).sum()),
+                "best_rank": int(sub["rank"].min()),
+                "lsoa_codes": ";".join(sorted(sub["lsoa_code"])),
+                "geometry": sub.geometry.union_all(),
+            }
+        )
+    cans = gpd.GeoDataFrame(rows, geometry="geometry", crs=ranked.crs)
+    if len(cans):
+        cans = _can_profiles(ranked, selection, labels, cans)
+    return cans, labels
+
+
+def _can_profiles(
+    ranked: gpd.GeoDataFrame, selection: Selection, labels: np.ndarray, cans: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """Add each CAN's profile: every indicator's population-weighted mean against the study
+    area's median, and the MHCLG summary measures of the composite score within the study area
+    (:func:`canrank.summaries.summary_measures`, ranks out of the study area's LSOAs)."""
+    from canrank.summaries import summary_measures
+
+    pop = ranked["population"].to_numpy(dtype=float)
+    extra: dict[str, list[float] | float] = {}
+    for col in [c for c in ranked.columns if c.endswith("_value")]:
+        key = col[: -len("_value")]
+        values = ranked[col].to_numpy(dtype=float)
+        median = float(np.median(values))
+        means = [float(np.average(values[m], weights=pop[m])) for m in selection.cans]
+        extra[f"{key}_value"] = means
+        extra[f"{key}_area_median"] = median
+        extra[f"{key}_median_ratio"] = [v / median if median else float("nan") for v in means]
+    inside = labels > 0
+    frame = pd.DataFrame(
+        {
+            "can_id": labels[inside],
+            "score": ranked["score"].to_numpy(dtype=float)[inside],
+            "rank": ranked["rank"].to_numpy()[inside],
+            "population": pop[inside],
+        }
+    )
+    measures = summary_measures(
+        frame,
+        group="can_id",
+        score="score",
+        rank="rank",
+        population="population",
+        n_national=len(ranked),
+    ).set_index("area_code")
+    for name in (
+        "average_score",
+        "average_rank",
+        "proportion_most_deprived_10",
+        "extent",
+        "local_concentration",
+    ):
+        extra[name] = measures.loc[cans["can_id"], name].to_numpy(dtype=float).tolist()
+    out = cans.drop(columns="geometry").assign(**extra)
+    out["geometry"] = cans.geometry.to_numpy()
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=cans.crs)
+
+
+def map_title(sc: ResolvedScenario) -> str:
+    """The map and report title of a scenario."""
+    text = f"canrank: Community Action Neighbourhoods, {sc.area.label}, scenario {sc.name}"
+    if sc.proxies:
+        text += " (uses proxies)"
+    return text
+
+
+def lsoa_columns(ranked: gpd.GeoDataFrame, sc: ResolvedScenario) -> gpd.GeoDataFrame:
+    """The ``lsoa`` output: fixed leading columns, indicators, score, rank, CAN; sorted by rank."""
+    cols = ["lsoa_code", "lsoa_name", "borough_code", "borough_name", "population"]
+    for ind in sc.indicators:
+        cols += [f"{ind.key}_value", f"{ind.key}_norm", f"{ind.key}_contribution"]
+    cols += ["score", "rank", "decile", "can_id", "can_name"]
+    if "ward_name" in ranked.columns:
+        cols.append("ward_name")
+    out = ranked[[*cols, "geometry"]].sort_values("rank", kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=ranked.crs)
