@@ -23,11 +23,14 @@ setup: $(BIN)/.installed
 build: setup
 	$(BIN)/canrank build --scenario $(SCENARIO) $(SOURCE_FLAGS)
 
-# Headless Chromium from Debian for the browser tests (needs root or sudo; skipped if present).
+# Debian tools the tests drive: headless Chromium (maps), poppler-utils (PDF pages to PNG and
+# text), gdal-bin (ogrinfo on the GeoPackage). Needs root or sudo; skipped when all are present.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 && \
+	  command -v ogrinfo >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq chromium poppler-utils gdal-bin >/dev/null; }
 
 test: setup browser
 	CANRANK_MIRROR=$(MIRROR) $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -43,7 +43,36 @@ _EXPORTS: dict[str, str] = {
     "validate_selection": "canrank.selection",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "Build",
+    "CanrankError",
+    "Config",
+    "ConfigError",
+    "Contiguity",
+    "InputError",
+    "MissingSourceError",
+    "Selection",
+    "SelectionError",
+    "SelectionProblem",
+    "SelectionRules",
+    "Study",
+    "__version__",
+    "aggregate",
+    "build",
+    "build_problem",
+    "build_status",
+    "can_table",
+    "load_build",
+    "load_config",
+    "normalise",
+    "open_build",
+    "prepare_study",
+    "rank_study",
+    "ranks_from_scores",
+    "select",
+    "select_cans",
+    "validate_selection",
+]
 
 if TYPE_CHECKING:
     from canrank.builds import Build, build_status, load_build, open_build

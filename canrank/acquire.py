@@ -66,7 +66,14 @@ def _index(mirror: Path) -> dict[str, tuple[Path, ...]]:
 def _verify(source: Source, path: Path) -> None:
     if source.sha256 is None:
         return
-    actual = sha256_file(path)
+    try:
+        actual = sha256_file(path)
+    except OSError as exc:
+        raise InputError(
+            f"the file cannot be read to check it ({exc.strerror or type(exc).__name__})",
+            file=path,
+            hint="make the file readable (check its permissions)",
+        ) from None
     if actual != source.sha256:
         raise InputError(
             f"checksum mismatch for source {source.id}: sha256 is {actual}, the published file's "

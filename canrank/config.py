@@ -30,6 +30,7 @@ __all__ = [
     "load_config",
 ]
 
+
 def _registered(registry: str) -> Any:
     """A validator: the value must be a name in one of canrank's registries (the registry is
     the one place a new transform or loader is added; the config reads it)."""
@@ -512,7 +513,14 @@ def read_yaml(path: str | Path, *, what: str = "the config") -> Any:
             file=path,
             hint="check this is the right file",
         )
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{what} cannot be read ({exc.strerror or type(exc).__name__})",
+            file=path,
+            hint="check the file's permissions",
+        ) from None
     try:
         text = _decode(raw)
     except UnicodeDecodeError:

@@ -7,6 +7,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from canrank.analysis.national import national_columns
 from canrank.config import ResolvedScenario
 from canrank.naming import name_cans
 from canrank.selection import Selection
@@ -64,6 +65,15 @@ def _can_profiles(
         extra[f"{key}_value"] = means
         extra[f"{key}_area_median"] = median
         extra[f"{key}_median_ratio"] = [v / median if median else float("nan") for v in means]
+    if "imd_decile_england" in ranked.columns:
+        # national context: the share of each CAN's residents in England's most deprived 10 %
+        # of LSOAs by the IMD (of all LSOAs in England, not of the study area)
+        top = (ranked["imd_decile_england"].to_numpy(dtype=float) == 1).astype(float)
+        extra["share_in_england_most_deprived_10"] = [
+            float(np.average(top[m], weights=pop[m])) for m in selection.cans
+        ]
+        ranks = ranked["imd_rank_england"].to_numpy(dtype=float)
+        extra["best_imd_rank_england"] = [int(np.nanmin(ranks[m])) for m in selection.cans]
     inside = labels > 0
     frame = pd.DataFrame(
         {
@@ -107,8 +117,14 @@ def lsoa_columns(ranked: gpd.GeoDataFrame, sc: ResolvedScenario) -> gpd.GeoDataF
     cols = ["lsoa_code", "lsoa_name", "borough_code", "borough_name", "population"]
     for ind in sc.indicators:
         cols += [f"{ind.key}_value", f"{ind.key}_norm", f"{ind.key}_contribution"]
-    cols += ["score", "rank", "decile", "can_id", "can_name"]
+    cols += ["score", "rank", "decile"]
+    cols += [c for c in national_columns(sc) if c in ranked.columns]
+    cols += ["can_id", "can_name"]
     if "ward_name" in ranked.columns:
         cols.append("ward_name")
     out = ranked[[*cols, "geometry"]].sort_values("rank", kind="stable").reset_index(drop=True)
+    pop = out["population"].to_numpy(dtype=float)
+    if np.all(pop == np.round(pop)):
+        # counts of residents: one integer type in every output (CSV, GeoPackage, workbook)
+        out["population"] = pop.astype(np.int64)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=ranked.crs)

@@ -387,7 +387,12 @@ def _write_record(target: Path, owned: set[str], written: list[str]) -> None:
     mine = {n for n in (owned | set(written)) if os.path.lexists(target / n)}
     mine.discard(OWNERSHIP_RECORD)
     record = target / OWNERSHIP_RECORD
-    if "manifest.json" in written and mine <= set(written):
+    listed: set[str] = set()
+    if "manifest.json" in written:
+        manifest = _read_json(target / "manifest.json")
+        outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
+        listed = {n for n in outputs if _plain_name(n)} if isinstance(outputs, list) else set()
+    if "manifest.json" in written and mine <= set(written) | listed:
         if OWNERSHIP_RECORD in owned:
             record.unlink(missing_ok=True)
         return
@@ -599,7 +604,11 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
-    """Write GeoPackage layers with fixed metadata timestamps (reproducible bytes)."""
+    """Write GeoPackage 1.2 layers with fixed metadata timestamps (reproducible bytes).
+
+    Version 1.2: Debian 12's GDAL (3.6) warns "may only be partially supported" on the 1.4
+    files newer GDALs write by default; 1.2 holds everything canrank writes.
+    """
     import pyogrio
 
     previous = os.environ.get("OGR_CURRENT_DATE")
@@ -613,6 +622,7 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
                 driver="GPKG",
                 append=i > 0,
                 layer_options={"SPATIAL_INDEX": "YES"},
+                dataset_options={"VERSION": "1.2"} if i == 0 else None,
             )
     except Exception as exc:
         os_exc = _as_os_error(exc)

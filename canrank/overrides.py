@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from canrank.errors import ConfigError, quote
 from canrank.selection.problem import Selection, SelectionProblem
@@ -78,16 +77,9 @@ def _text(value: object, *, file: Path, what: str) -> str:
 
 
 def _from_yaml(path: Path) -> Overrides:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(
-            f"not valid YAML: {getattr(exc, 'problem', exc)}",
-            file=path,
-            row=mark.line + 1 if mark else None,
-            hint="check indentation and quoting",
-        ) from None
+    from canrank.config import read_yaml
+
+    data = read_yaml(path, what="the overrides file")
     if data is None:
         data = {}
     if not isinstance(data, dict):

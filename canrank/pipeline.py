@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from canrank.analysis.diagnostics import diagnostics
+from canrank.analysis.national import national_context_for_study, national_summary
 from canrank.build_maps import write_build_map
 from canrank.builds import CONTIGUITY, GPKG, MANIFEST, RUN, Build, contiguity_frame, rank_ordered
 from canrank.config import load_config
@@ -31,6 +33,8 @@ from canrank.stages import StageHook, StageTimer
 from canrank.study import prepare_study
 
 __all__ = ["build"]
+
+WORKBOOK = "canrank.xlsx"
 
 #: Build options recorded in the manifest, so a follow-on command can check and redo a build
 #: exactly as it was asked for.
@@ -90,6 +94,10 @@ def build(
     )
     with timer.stage("rank"):
         ranked = rank_study(study)
+        national = national_context_for_study(study)
+        if national is not None:
+            for col in national.columns[1:]:
+                ranked[col] = national[col].array
     with timer.stage("contiguity"):
         cc = resolved.contiguity
         graph = Contiguity.from_geometry(
@@ -132,6 +140,9 @@ def build(
         n_cans=len(cans),
     )
     manifest["options"] = recorded
+    manifest["diagnostics"] = diagnostics(ranked, resolved)
+    if national is not None:
+        manifest["national"] = national_summary(national, resolved.area.label)
     if local:
         manifest["overrides"] = local.to_manifest() | {
             "warnings": override_notes,
@@ -151,36 +162,46 @@ def build(
         wards=study.wards,
         overrides=local,
     )
+    log = selection.details.get("log")
+
+    def record() -> dict[str, Any]:
+        return run_record(
+            study,
+            selection,
+            timer.timings,
+            mirror=mirror_path,
+            raw_dir=Path(raw_dir),
+            solver_log=[str(line) for line in log] if isinstance(log, list) else None,
+        )
+
     if write:
         local_path = Path(overrides) if local and overrides is not None else None
-        _write(result, out_dir, timer, local_path=local_path)
-    log = selection.details.get("log")
-    run = run_record(
-        study,
-        selection,
-        timer.timings,
-        mirror=mirror_path,
-        raw_dir=Path(raw_dir),
-        solver_log=[str(line) for line in log] if isinstance(log, list) else None,
-    )
-    if write:
-        from canrank.outputs import write_json
-
-        write_json(run, out_dir / RUN)
+        _write(result, out_dir, timer, local_path=local_path, record=record)
+    run = record()
     object.__setattr__(result, "run", run)
     return result
 
 
-def _write(build: Build, out_dir: Path, timer: StageTimer, *, local_path: Path | None) -> None:
-    """Write every file of a build into ``out_dir`` (only canrank's own files are replaced)."""
-    from canrank.outputs import atomic_directory, write_csv, write_gpkg, write_json
+def _write(
+    build: Build,
+    out_dir: Path,
+    timer: StageTimer,
+    *,
+    local_path: Path | None,
+    record: Callable[[], dict[str, Any]],
+) -> None:
+    """Write every file of a build into ``out_dir``: only files canrank wrote there before are
+    replaced, the manifest last (see :func:`canrank.outputs.output_folder`)."""
+    from canrank.outputs import output_folder, write_csv, write_gpkg, write_json
+    from canrank.reports.gpkg_styles import style_geopackage
+    from canrank.reports.workbook import write_workbook
 
-    names = ["lsoa.csv", "cans.csv", GPKG, CONTIGUITY, "map.html", MANIFEST]
+    names = ["lsoa.csv", "cans.csv", GPKG, CONTIGUITY, WORKBOOK, "map.html", MANIFEST]
     ov = build.manifest.get("overrides")
     if ov:
         names.append(ov["copy"])
     build.manifest["outputs"] = sorted([*names, RUN])
-    with atomic_directory(out_dir) as tmp:
+    with output_folder(out_dir, build.manifest["outputs"]) as tmp:
         with timer.stage("write"):
             write_csv(build.lsoa.drop(columns="geometry"), tmp / "lsoa.csv")
             write_csv(pd.DataFrame(build.cans.drop(columns="geometry")), tmp / "cans.csv")
@@ -190,9 +211,12 @@ def _write(build: Build, out_dir: Path, timer: StageTimer, *, local_path: Path |
             if build.wards is not None:
                 layers["wards"] = build.wards
             write_gpkg(layers, tmp / GPKG)
+            style_geopackage(build, tmp / GPKG)
+            write_workbook(build, tmp / WORKBOOK)
             write_csv(contiguity_frame(build.graph), tmp / CONTIGUITY)
             if ov and local_path is not None:
                 shutil.copyfile(local_path, tmp / ov["copy"])
         with timer.stage("map"):
             write_build_map(build, tmp / "map.html")
+        write_json(record(), tmp / RUN)
         write_json(build.manifest, tmp / MANIFEST)

@@ -18,7 +18,7 @@ import pandas as pd
 from canrank.acquire import Located, locate_all
 from canrank.config import Config, ResolvedScenario
 from canrank.errors import InputError, quote
-from canrank.loaders import read_source
+from canrank.loaders import check_area_coverage, check_population, read_source
 from canrank.stages import StageTimer
 from canrank.vintage import harmonise_indicator
 
@@ -38,6 +38,9 @@ class Study:
     boroughs: gpd.GeoDataFrame | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
     vintage_conversions: list[dict[str, Any]] = field(default_factory=list)
+    #: every loaded source table but the boundaries, for later stages that need more of a
+    #: published file than the indicators (e.g. its national ranks)
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
 
 def _check_coverage(
@@ -106,6 +109,9 @@ def prepare_study(
             bounds = bounds[bounds["lsoa_code"].str.startswith(area.lsoa_prefix)]
         bounds = bounds.reset_index(drop=True)
         study_codes = pd.Index(bounds["lsoa_code"])
+        check_area_coverage(  # the boundaries hold the whole study area (expected_lsoas)
+            study_codes, area, file=located[area.boundaries].path, area_key=scenario.area_key
+        )
         national = set(pop_src["lsoa_code"]) if len(pop_src) >= 30000 else None
         _check_coverage(
             pop_src, study_codes, file=pop_path, national=None, what="the population source"
@@ -117,6 +123,9 @@ def prepare_study(
             lsoa["lad_name"] = pop["lad_name"].to_numpy()
         lsoa = lsoa.rename(columns={"lad_code": "borough_code", "lad_name": "borough_name"})
         lsoa["population"] = pop[scenario.population.column].to_numpy(dtype=float)
+        check_population(  # every population finite and above zero
+            lsoa["population"], study_codes, file=pop_path, column=scenario.population.column
+        )
         denominators = [i.denominator for i in scenario.indicators if i.denominator]
         warnings: list[str] = []
         conversions: list[dict[str, Any]] = []
@@ -200,4 +209,5 @@ def prepare_study(
         boroughs=boroughs,
         row_counts=counts,
         vintage_conversions=conversions,
+        frames={sid: f for sid, f in frames.items() if sid not in (area.boundaries,)},
     )

@@ -531,3 +531,33 @@ def read_published_summaries(path: str | Path) -> pd.DataFrame:
     out = _long_columns(long)
     out.attrs.update({"source": str(path), "sheets": sheets})
     return out
+
+
+def composite_summaries(lsoa: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Summary measures of a build's composite score by ``borough`` or ``can``.
+
+    ``lsoa`` is a build's LSOA table (``score``, ``rank``, ``population``, borough and CAN
+    columns). Ranks are ranks within the study area (1 = most stressed of its LSOAs), so
+    "most deprived 10 %" and "extent" are relative to the study area, not England.
+    """
+    frame = pd.DataFrame(lsoa.drop(columns="geometry", errors="ignore"))
+    if level == "borough":
+        group, names = "borough_code", "borough_name"
+    elif level == "can":
+        frame = frame.dropna(subset=["can_id"]).copy()
+        frame["can_id"] = frame["can_id"].astype(int)
+        group, names = "can_id", "can_name"
+    else:
+        raise ValueError(f"level must be 'borough' or 'can', not {level!r}")
+    out = summary_measures(
+        frame,
+        group=group,
+        score="score",
+        rank="rank",
+        population="population",
+        n_national=len(lsoa),
+        names=names,
+    )
+    out.insert(2, "domain", "composite")
+    return out
+

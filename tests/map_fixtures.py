@@ -39,6 +39,7 @@ HOSTILE = [
     "<a href=javascript:alert(12)>click</a>",
     "<details open ontoggle=alert(13)>",
     "<style>*{display:none}</style>",
+    r"Cost $\undefined$ each",  # matplotlib would read $...$ as (broken) mathematics
 ]
 
 
@@ -67,7 +68,10 @@ def grid(
             ring = [(x0 + i * size, y0 + j * size), (x0 + (i + 1) * size, y0 + j * size)]
             # An extra vertex on the right edge only: the neighbour's left edge lacks it.
             ring += [(x0 + (i + 1) * size, y0 + (j + 0.37) * size)] if i < nx - 1 else []
-            ring += [(x0 + (i + 1) * size, y0 + (j + 1) * size), (x0 + i * size, y0 + (j + 1) * size)]
+            ring += [
+                (x0 + (i + 1) * size, y0 + (j + 1) * size),
+                (x0 + i * size, y0 + (j + 1) * size),
+            ]
             west = i < half
             rows.append(
                 {
@@ -86,9 +90,7 @@ def grid(
     lsoa["rank"] = lsoa["score"].rank(ascending=False, method="first").astype(int)
     lsoa["decile"] = np.ceil(lsoa["rank"] / n * 10).astype(int)
     wards = ward_frame(nx, ny, size, names)
-    lsoa["ward_name"] = [
-        wards["ward_name"].iloc[_ward_of(k % nx, k // nx, nx)] for k in range(n)
-    ]
+    lsoa["ward_name"] = [wards["ward_name"].iloc[_ward_of(k % nx, k // nx, nx)] for k in range(n)]
     label = np.zeros(n, dtype=int)
     for cid, cells in cans.items():
         label[list(cells)] = cid
@@ -191,8 +193,9 @@ def spec(
         n_lsoas=n_lsoas,
         measures=(
             MeasureInfo("score", pick(3, "Composite score")),
-            MeasureInfo("imd", pick(4, "IMD"), "higher_is_worse", pick(5, "2015"), pick(6, "")
-                        or None),
+            MeasureInfo(
+                "imd", pick(4, "IMD"), "higher_is_worse", pick(5, "2015"), pick(6, "") or None
+            ),
         ),
         scheme=scheme,
         k=k,
@@ -210,20 +213,22 @@ _LONDON: dict[int, tuple[Path, Any, MapSpec]] = {}
 
 
 @pytest.fixture
-def london_map(london_build: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, MapSpec]:
-    """(map.html, build, spec) of the session's real London build, written once per session.
-
-    Works with the pipeline's build object (``.study.boroughs``) and the ``Build`` of
-    ``canrank.builds`` (``.boroughs``, ``.wards``, ``.scenario``).
-    """
+def london_map(
+    london_build: Any, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Any, MapSpec]:
+    """(map.html, build, spec) of the session's real London build: the map the build wrote, or
+    (for a build kept in memory) one written here once per session."""
     key = id(london_build)
     if key not in _LONDON:
-        from canrank.maps import write_map
-        from canrank.maps.interactive import _parts, spec_for_result
+        from canrank.build_maps import map_inputs
 
-        _, boroughs, wards = _parts(london_build)
-        s = spec_for_result(london_build)
-        path = tmp_path_factory.mktemp("london-map") / "map.html"
-        write_map(london_build.lsoa, london_build.cans, s, path, boroughs=boroughs, wards=wards)
+        lsoa, cans, s = map_inputs(london_build)
+        folder = getattr(london_build, "folder", None)
+        path = Path(folder) / "map.html" if folder else None
+        if path is None or not path.is_file():
+            from canrank.maps import write_map
+
+            path = tmp_path_factory.mktemp("london-map") / "map.html"
+            write_map(lsoa, cans, s, path, boroughs=london_build.boroughs, wards=london_build.wards)
         _LONDON[key] = (path, london_build, s)
     return _LONDON[key]

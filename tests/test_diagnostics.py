@@ -294,6 +294,8 @@ def test_a_counted_source_overlaps_the_imd() -> None:
     assert kinds(d, "overlap") == [["imd", "pc"]]
     text = next(w["text"] for w in d["warnings"] if w["kind"] == "overlap")
     assert "Pension Credit" in text and "IDAOPI" in text
+    # Pension Credit counts as income deprivation when the weight is followed into the domains
+    assert d["iod_domain_weight"]["income"] == pytest.approx(0.5 + 0.5 * 0.225, abs=1e-4)
 
 
 def test_local_iod_sources_are_recognised_when_their_loader_is_given() -> None:

@@ -503,7 +503,7 @@ def test_area_coverage() -> None:
     check_area_coverage(codes, free, file="f")
 
 
-# -- end to end through the CLI: exit 2, one message, nothing written ------------------------------
+# -- end to end through the CLI: exit 2, one message, nothing written --------------------------
 
 runner = CliRunner()
 
@@ -611,7 +611,7 @@ def test_a_workbook_that_unpacks_to_far_more_than_it_holds_is_refused(
         read_grids(path, what="a table")
 
 
-# -- messages: control characters and markup in names ---------------------------------------------
+# -- messages: control characters and markup in names -----------------------------------------
 
 
 def test_messages_carry_no_terminal_escapes() -> None:
@@ -631,3 +631,71 @@ def test_markup_in_a_file_name_is_printed_literally(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "[bold red]x[/red] [/]" in result.output and "'[/red]'" in result.output
     assert "Traceback" not in result.output
+
+
+# -- files that cannot be read ---------------------------------------------------------------
+
+
+def test_unreadable_source_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root ignores permissions, so the operating system's refusal is simulated."""
+    from canrank.loaders import read_source
+    from canrank.sources import get_source
+
+    path = tmp_path / "File_7.csv"
+    file7_frame(CODES, LADS).to_csv(path, index=False)
+
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(InputError, match="permission denied") as info:
+        read_source(get_source("iod2015_file7"), path)
+    assert info.value.file == str(path)
+    config = tmp_path / "indicators.yaml"
+    config.write_text("version: 1\n")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(config)
+
+
+def test_a_folder_where_a_file_should_be(tmp_path: Path) -> None:
+    from canrank.loaders import read_source
+    from canrank.sources import get_source
+
+    folder = tmp_path / "File_7.csv"
+    folder.mkdir()
+    with pytest.raises(InputError) as info:
+        read_source(get_source("iod2015_file7"), folder)
+    assert "File_7.csv" in _one_line(info.value)
+
+
+@pytest.mark.parametrize("where", ["raw", "mirror"])
+def test_a_cached_or_mirrored_shapefile_without_its_dbf_names_the_dbf(
+    tmp_path: Path, where: str
+) -> None:
+    from canrank.acquire import locate
+    from canrank.errors import MissingSourceError
+    from canrank.sources import Source
+
+    source = Source(
+        id="test_shp",
+        publisher="test",
+        title="test",
+        reference_date="",
+        licence="",
+        filename="lsoa.shp",
+        loader="lsoa_boundaries",
+        sidecars=("lsoa.shx", "lsoa.dbf", "lsoa.prj"),
+    )
+    raw = tmp_path / "raw"
+    mirror = tmp_path / "mirror"
+    folder = raw if where == "raw" else mirror / "boundaries" / "london"
+    folder.mkdir(parents=True)
+    raw.mkdir(exist_ok=True)
+    grid_boundaries(2, 2).to_file(folder / "lsoa.shp")
+    (folder / "lsoa.dbf").unlink()
+    with pytest.raises(MissingSourceError) as info:
+        locate(source, raw_dir=raw, mirror=mirror)
+    message = str(info.value)
+    assert "lsoa.dbf" in message and str(folder) in message

@@ -688,6 +688,9 @@ def test_build_into_the_current_folder(tmp_path: Path, monkeypatch: pytest.Monke
         result = _build(study, ".")
         assert result.exit_code == 0, result.output
     assert {"lsoa.csv", "cans.csv", "manifest.json", "map.html"} <= set(os.listdir(here))
+    outputs = json.loads((here / "manifest.json").read_text()).get("outputs")
+    if outputs is not None:  # the manifest lists every file: no ownership record is needed
+        assert sorted(os.listdir(here)) == sorted(outputs)
     assert _no_temp_left(here)
 
 

@@ -37,7 +37,7 @@ def test_shapefile_without_prj_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "lsoa.shp"
     grid_boundaries(2, 2).to_file(path)
     (tmp_path / "lsoa.prj").unlink()
-    with pytest.raises(GeometryError, match="lsoa.prj are missing") as info:
+    with pytest.raises(GeometryError, match=r"lsoa\.prj are missing") as info:
         read_lsoa_boundaries(path)
     assert info.value.file is not None and info.value.file.endswith("lsoa.prj")
 

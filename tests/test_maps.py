@@ -107,8 +107,17 @@ def test_palettes_are_exact_and_distinct_for_every_class_count(palette: str, k: 
     assert got == tuple(to_hex(cmap(j)) for j in range(k))
 
 
-YLORRD9 = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026",
-           "#800026")
+YLORRD9 = (
+    "#ffffcc",
+    "#ffeda0",
+    "#fed976",
+    "#feb24c",
+    "#fd8d3c",
+    "#fc4e2a",
+    "#e31a1c",
+    "#bd0026",
+    "#800026",
+)
 
 
 @pytest.mark.parametrize("k", [2, 3, 5, 9])
@@ -168,8 +177,13 @@ def test_page_is_self_contained_responsive_and_attributed() -> None:
 def test_hostile_texts_appear_only_as_escaped_data(tmp_path: Path) -> None:
     lsoa, cans = hostile_grid()
     path = tmp_path / "map.html"
-    write_map(lsoa, cans, spec(len(lsoa), texts=HOSTILE), path,
-              wards=ward_frame(names={100: HOSTILE_IMG, 300: HOSTILE_IMG}))
+    write_map(
+        lsoa,
+        cans,
+        spec(len(lsoa), texts=HOSTILE),
+        path,
+        wards=ward_frame(names={100: HOSTILE_IMG, 300: HOSTILE_IMG}),
+    )
     page = path.read_text(encoding="utf-8")
     check_offline(page)
     head = page.split("</head>")[0]
@@ -248,16 +262,22 @@ def test_spec_from_scenario_names_dates_proxies_and_attribution() -> None:
 
 def test_spec_requires_the_score_first() -> None:
     with pytest.raises(ValueError):
-        MapSpec(title="t", scenario="s", area_label="a", n_lsoas=1,
-                measures=(MeasureInfo("imd", "IMD"),))
+        MapSpec(
+            title="t",
+            scenario="s",
+            area_label="a",
+            n_lsoas=1,
+            measures=(MeasureInfo("imd", "IMD"),),
+        )
 
 
 def test_compare_highlights_exactly_the_unmatched_cans() -> None:
     lsoa, cans = grid(cans={1: [10, 11], 2: [0, 1], 3: [4]})
     lsoa_b, cans_b = grid(cans={1: [10, 11], 2: [8], 3: [0, 1]})
     page = compare_page(
-        (lsoa, cans, spec()), (lsoa_b, cans_b, spec(title="B")), [(1, 1), (2, 3), (3, None),
-                                                                   (None, 2)],
+        (lsoa, cans, spec()),
+        (lsoa_b, cans_b, spec(title="B")),
+        [(1, 1), (2, 3), (3, None), (None, 2)],
         "RULE TEXT",
     ).text
     data = _json_blocks(page)
@@ -299,8 +319,8 @@ def test_static_map_is_reproducible_and_attributed(tmp_path: Path) -> None:
 
 
 @pytest.mark.realdata
-def test_london_map_is_small_offline_and_reproducible(london_map) -> None:
-    path, build, spec_ = london_map
+def test_london_map_is_small_offline_and_reproducible(london_map) -> None:  # noqa: F811
+    path, build, _ = london_map
     page = path.read_text(encoding="utf-8")
     assert path.stat().st_size <= MAX_LONDON_BYTES
     check_offline(page)
@@ -309,3 +329,21 @@ def test_london_map_is_small_offline_and_reproducible(london_map) -> None:
     assert len(data["canrank-geometry"]["boroughs"]["name"]) == 33
     assert len(data["canrank-geometry"]["wards"]["name"]) > 500
     assert len(data["canrank-view-1"]["cans"]) == len(build.cans)
+
+
+def test_static_map_shows_hostile_texts_literally(tmp_path: Path) -> None:
+    from canrank.maps import write_static_map
+    from canrank.maps.payload import prepare
+    from canrank.maps.static import static_figure
+
+    lsoa, cans = hostile_grid()
+    cans.loc[0, "name"] = HOSTILE[-1]
+    s = spec(len(lsoa), texts=HOSTILE)
+    write_static_map(lsoa, cans, s, tmp_path / "m.png", tmp_path / "m.pdf")
+    assert (tmp_path / "m.png").stat().st_size > 1000
+    fig = static_figure(lsoa, cans, s, prepare(lsoa, None, 0))
+    fig.canvas.draw()
+    shown = [t.get_text().replace("\\$", "$") for t in fig.texts]
+    assert s.title in shown
+    side = [t.get_text().replace("\\$", "$") for ax in fig.axes for t in ax.texts]
+    assert any(HOSTILE[-1] in t for t in side)

@@ -32,9 +32,11 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 READY = "document.documentElement.getAttribute('data-canrank-ready') === '1'"
 SIZES = {"desktop": (1400, 900, False), "phone": (390, 844, True)}
-ATTRIBUTION = ("Contains National Statistics data © Crown copyright and database right",
-               "Contains OS data © Crown copyright and database right",
-               "Open Government Licence v3.0")
+ATTRIBUTION = (
+    "Contains National Statistics data © Crown copyright and database right",
+    "Contains OS data © Crown copyright and database right",
+    "Open Government Licence v3.0",
+)
 
 #: Measured in the page, independent of the page's own layout bookkeeping: each CAN's anchor
 #: (its label point from the data, projected by Leaflet), its label's box, its leader line's
@@ -45,7 +47,8 @@ LABELS_JS = """(m) => {
     const p = ctx.map.latLngToContainerPoint([c.label[1], c.label[0]]);
     const lab = ctx.map.getContainer().querySelector('.canrank-can-label[data-can="' + c.id + '"]');
     const r = lab.getBoundingClientRect();
-    const path = ctx.map.getContainer().querySelector('path.canrank-leader[data-can="' + c.id + '"]');
+    const path = ctx.map.getContainer()
+      .querySelector('path.canrank-leader[data-can="' + c.id + '"]');
     let leader = null;
     if (path) {
       const len = path.getTotalLength(), mtx = path.getScreenCTM();
@@ -58,6 +61,14 @@ LABELS_JS = """(m) => {
             name: lab.querySelector('.canrank-can-name').getBoundingClientRect().width};
   });
 }"""
+
+
+FOCUSED_JS = """(() => {
+  const e = document.activeElement;
+  const cls = typeof e.className === 'string' ? e.className : '';
+  return cls + '|' + (e.id || '') + '|' + (e.getAttribute('aria-label') || e.textContent || '')
+    .slice(0, 40);
+})()"""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -91,7 +102,9 @@ def check_labels(labels: list[dict[str, Any]], max_distance: float = 130.0) -> N
     for i in range(len(boxes)):
         for j in range(i + 1, len(boxes)):
             a, b = boxes[i], boxes[j]
-            overlap = a[0] < b[2] - 0.5 and a[2] > b[0] + 0.5 and a[1] < b[3] - 0.5 and a[3] > b[1] + 0.5
+            overlap = (
+                a[0] < b[2] - 0.5 and a[2] > b[0] + 0.5 and a[1] < b[3] - 0.5 and a[3] > b[1] + 0.5
+            )
             assert not overlap, f"labels of CAN {labels[i]['id']} and {labels[j]['id']} overlap"
     for lab in labels:
         d = _dist_to_box(lab["anchor"], lab["box"])
@@ -111,8 +124,9 @@ def check_labels(labels: list[dict[str, Any]], max_distance: float = 130.0) -> N
 
 def _covered_share(page: Any) -> float:
     """Share of the viewport under the panels and controls drawn over the map."""
-    return float(page.evaluate(
-        """() => {
+    return float(
+        page.evaluate(
+            """() => {
           const sel = '.canrank-panel, .canrank-search, .canrank-attribution, .leaflet-control';
           let area = 0;
           document.querySelectorAll(sel).forEach(e => {
@@ -123,7 +137,8 @@ def _covered_share(page: Any) -> float:
           });
           return area / (innerWidth * innerHeight);
         }"""
-    ))
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -162,14 +177,22 @@ def test_layout_labels_and_attribution(city_map: Path, size: str) -> None:
         assert all(lab["name"] == 0 for lab in labels)  # numbers only at the opening zoom
         page.screenshot(path=str(ARTIFACTS / f"map-city-{size}.png"))
         # Zoomed in, labels carry names and still neither overlap nor stray.
-        page.evaluate("(() => { const c = canrankMaps[0]; c.map.setZoom(c.z0 + 2, {animate: false}); })()")
+        page.evaluate(
+            "(() => { const c = canrankMaps[0]; c.map.setZoom(c.z0 + 2, {animate: false}); })()"
+        )
         page.wait_for_timeout(100)
         labels = page.evaluate(LABELS_JS, 0)
-        visible = [lab for lab in labels if 0 <= lab["anchor"][0] <= width and 0 <= lab["anchor"][1] <= height]
+        visible = [
+            lab
+            for lab in labels
+            if 0 <= lab["anchor"][0] <= width and 0 <= lab["anchor"][1] <= height
+        ]
         assert visible and all(lab["name"] > 0 for lab in visible)
         check_labels(visible, max_distance=200)
         assert page.locator(".canrank-ward-name").count() == 0 or True
-        page.evaluate("(() => { const c = canrankMaps[0]; c.map.setZoom(c.z0 + 3, {animate: false}); })()")
+        page.evaluate(
+            "(() => { const c = canrankMaps[0]; c.map.setZoom(c.z0 + 3, {animate: false}); })()"
+        )
         assert page.locator(".canrank-ward-name").count() > 0  # ward names appear on zoom
         assert page.locator("path.canrank-ward").count() == 1
         page.screenshot(path=str(ARTIFACTS / f"map-city-{size}-zoomed.png"))
@@ -196,7 +219,8 @@ def test_popup_fits_the_screen_and_stays_clear_of_panels(city_map: Path, size: s
                   const hidden = [];
                   for (const sel of ['.canrank-panel', '.canrank-search', '.canrank-attribution']) {
                     const r = document.querySelector(sel).getBoundingClientRect();
-                    if (r.left < p.right && r.right > p.left && r.top < p.bottom && r.bottom > p.top)
+                    if (r.left < p.right && r.right > p.left &&
+                        r.top < p.bottom && r.bottom > p.top)
                       hidden.push(sel);
                   }
                   const probe = document.elementFromPoint((p.left + p.right) / 2, p.top + 15);
@@ -237,6 +261,9 @@ def test_search_finds_an_area_a_ward_and_a_can(city_map: Path, size: str) -> Non
         tip = page.wait_for_selector(".canrank-place-tip", state="visible")
         assert "Ward 05" in tip.inner_text() and "Ward" in tip.inner_text()
         assert "Showing ward Ward 05" in page.inner_text(".canrank-live")
+        # Only the new result's tooltip is open (the area found before was closed).
+        tips = page.locator(".leaflet-tooltip.canrank-tooltip")
+        assert tips.count() == 1 and "E01000077" not in tips.first.inner_text()
         # A CAN by name opens its profile.
         box.fill("Somewhere Green 7")
         box.fill("Name 7 &")
@@ -253,13 +280,39 @@ def test_controls_are_reachable_by_keyboard(city_map: Path) -> None:
         seen = []
         for _ in range(40):
             page.keyboard.press("Tab")
-            seen.append(page.evaluate(
-                "(() => { const e = document.activeElement; return (e.className && e.className.baseVal === undefined ? e.className : '') + '|' + (e.id || '') + '|' + (e.getAttribute('aria-label') || e.textContent || '').slice(0, 40); })()"
-            ))
+            seen.append(page.evaluate(FOCUSED_JS))
         joined = "\n".join(seen)
-        for needle in ("canrank-toggle", "canrank-search-input", "measure-1", "show-streets",
-                       "About this map", "CAN 1: "):
+        for needle in (
+            "canrank-toggle",
+            "canrank-search-input",
+            "measure-0",
+            "show-streets",
+            "About this map",
+            "CAN 1: ",
+            "Zoom in",
+        ):
             assert needle in joined, f"{needle} not reachable by Tab:\n{joined}"
+        assert joined.index("canrank-toggle") < joined.index("CAN 1: ")  # the key comes first
+        # Arrow keys choose the measure in the radio group.
+        page.focus("#canrank-1-measure-0")
+        page.keyboard.press("ArrowDown")
+        assert page.evaluate("canrankMaps[0].measure") == 1
+        assert "Colour: IMD" in page.inner_text(".canrank-legend")
+        # "About this map" leads to the method, the dates and the attribution, as text.
+        page.click("text=About this map")
+        about = page.locator("#canrank-1-about")
+        assert about.is_visible() and about.bounding_box()["y"] < 900
+        text = about.inner_text()
+        assert "About this test." in text and "Data and dates" in text and "IMD: 2015" in text
+        assert all(part in text for part in ATTRIBUTION)
+        table = page.locator(".canrank-can-table")
+        assert table.locator("tbody tr").count() == 12
+        assert "of 960" in table.inner_text() and "CANs are numbered by" in page.inner_text(
+            "#canrank-1-cans"
+        )
+        page.locator(".canrank-linkbutton >> nth=6").click()  # "show on the map"
+        assert "CAN 7:" in page.wait_for_selector(".canrank-profile", state="visible").inner_text()
+        page.evaluate("canrankMaps[0].map.closePopup()")
         # A CAN label opens the profile with Enter.
         page.focus(".canrank-can-icon >> nth=0")
         page.keyboard.press("Enter")
@@ -288,7 +341,7 @@ def test_hostile_texts_show_as_text_and_never_run(tmp_path: Path, size: str) -> 
     write_map(lsoa, cans, s, path, wards=ward_frame(names={100: HOSTILE_IMG, 300: HOSTILE[2]}))
     with open_page(path, width=width, height=height, mobile=mobile) as (page, log):
         page.wait_for_function(READY)
-        page.evaluate("window.__ran = 0; window.alert = () => { window.__ran++; };")
+        page.evaluate("window.__ran = 0; window.alert = () => { window.__ran++; }; 0")
         assert page.title() == s.title
         assert page.inner_text("h1.canrank-title") == s.title
         page.evaluate("canrankMap.setCollapsed(canrankMaps[0], false)")
@@ -303,7 +356,9 @@ def test_hostile_texts_show_as_text_and_never_run(tmp_path: Path, size: str) -> 
         )
         text = page.inner_text("body")
         for t in [s.title, s.notes[0], s.measures[1].label, s.measures[1].proxy_note, *s.about]:
-            assert t.replace("\u2028", "").replace("\u2029", "")[:20] in text.replace("\u2028", "").replace("\u2029", "")
+            assert t.replace("\u2028", "").replace("\u2029", "")[:20] in text.replace(
+                "\u2028", ""
+            ).replace("\u2029", "")
         page.evaluate("canrankMap.openCan(canrankMaps[0], 1)")
         assert HOSTILE_SCRIPT in page.inner_text(".canrank-profile")
         # Search results show the names as text.
@@ -314,17 +369,27 @@ def test_hostile_texts_show_as_text_and_never_run(tmp_path: Path, size: str) -> 
         injected = page.evaluate(
             """() => ({
               imgs: document.querySelectorAll('img[src="x"], img[onerror]').length,
-              handlers: document.querySelectorAll('[onload],[onerror],[onmouseover],[ontoggle]').length,
+              handlers: document.querySelectorAll(
+                '[onload],[onerror],[onmouseover],[ontoggle]').length,
               frames: document.querySelectorAll('iframe').length,
               styles: document.querySelectorAll('style').length,
               bold: document.querySelectorAll('b').length,
-              links: Array.from(document.querySelectorAll('a')).filter(a => /^javascript:/i.test(a.getAttribute('href') || '')).length,
+              links: Array.from(document.querySelectorAll('a'))
+                .filter(a => /^javascript:/i.test(a.getAttribute('href') || '')).length,
               scripts: document.scripts.length,
               ran: window.__ran,
             })"""
         )
-        assert injected == {"imgs": 0, "handlers": 0, "frames": 0, "styles": 1, "bold": 0,
-                            "links": 0, "scripts": 5, "ran": 0}
+        assert injected == {
+            "imgs": 0,
+            "handlers": 0,
+            "frames": 0,
+            "styles": 1,
+            "bold": 0,
+            "links": 0,
+            "scripts": 5,
+            "ran": 0,
+        }
         page.screenshot(path=str(ARTIFACTS / f"map-hostile-{size}.png"), full_page=False)
         _assert_clean(log)
 
@@ -337,14 +402,21 @@ def test_compare_highlights_exactly_the_given_matches(tmp_path: Path, size: str)
     matches = [(1, 1), (2, 3), (3, None), (None, 2)]
     path = tmp_path / "compare.html"
     rule = "Paired one to one by most shared areas (test rule)."
-    write_compare_map((lsoa_a, cans_a, spec()), (lsoa_b, cans_b, spec(title="Other")), matches,
-                      rule, path, wards=ward_frame())
+    write_compare_map(
+        (lsoa_a, cans_a, spec()),
+        (lsoa_b, cans_b, spec(title="Other")),
+        matches,
+        rule,
+        path,
+        wards=ward_frame(),
+    )
     with open_page(path, width=width, height=height, mobile=mobile) as (page, log):
         page.wait_for_function(READY)
         assert page.evaluate("canrankMaps.length") == 2
         changed = page.evaluate(
             """() => canrankMaps.map(c => Array.from(c.map.getContainer()
-                .querySelectorAll('path.canrank-can-changed')).map(p => +p.getAttribute('data-can')).sort())"""
+                .querySelectorAll('path.canrank-can-changed'))
+                .map(p => +p.getAttribute('data-can')).sort())"""
         )
         assert changed == [[3], [2]]
         plain = page.evaluate(
@@ -354,22 +426,24 @@ def test_compare_highlights_exactly_the_given_matches(tmp_path: Path, size: str)
         assert plain == [2, 2]
         assert rule in page.inner_text("body")
         rects = page.evaluate(
-            "canrankMaps.map(c => { const r = c.map.getContainer().getBoundingClientRect(); return [r.width, r.height]; })"
+            "canrankMaps.map(c => { const r = c.map.getContainer().getBoundingClientRect(); "
+            "return [r.width, r.height]; })"
         )
         if size == "phone":  # stacked, each the full width
             assert all(w >= width - 4 and h >= height * 0.4 for w, h in rects), rects
             assert _covered_share(page) < 0.2
+        page.screenshot(path=str(ARTIFACTS / f"map-compare-{size}.png"))
         page.evaluate("canrankMaps[0].map.setView([51.485, -0.12], 15, {animate: false})")
         view = page.evaluate("[canrankMaps[1].map.getCenter().lat, canrankMaps[1].map.getZoom()]")
         assert view[1] == 15 and abs(view[0] - 51.485) < 1e-6
-        page.screenshot(path=str(ARTIFACTS / f"map-compare-{size}.png"))
         _assert_clean(log)
 
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("expanded", [False, True])
-def test_axe_finds_no_serious_or_critical_violations(city_map: Path, size: str,
-                                                     expanded: bool) -> None:
+def test_axe_finds_no_serious_or_critical_violations(
+    city_map: Path, size: str, expanded: bool
+) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
     width, height, mobile = SIZES[size]
@@ -390,7 +464,7 @@ def test_axe_finds_no_serious_or_critical_violations(city_map: Path, size: str,
 @pytest.mark.realdata
 @pytest.mark.parametrize("size", SIZES)
 def test_london_map_in_the_browser(london_map, size: str) -> None:  # noqa: F811
-    path, build, s = london_map
+    path, build, _ = london_map
     width, height, mobile = SIZES[size]
     n_cans = len(build.cans)
     with open_page(path, width=width, height=height, mobile=mobile) as (page, log):

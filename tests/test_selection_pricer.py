@@ -123,7 +123,7 @@ def test_pricer_matches_brute_force(seed: int) -> None:
 
 
 def test_node_limit_keeps_a_valid_bound() -> None:
-    p, pg, net, u_edge, rho, gamma, mu = random_case(4)
+    _p, pg, net, u_edge, rho, gamma, mu = random_case(4)
     exact = price(pg, net, u_edge, rho, gamma, mu, node_limit=10**9)
     capped = price(pg, net, u_edge, rho, gamma, mu, node_limit=2)
     assert capped.roots_at_limit > 0
@@ -131,7 +131,7 @@ def test_node_limit_keeps_a_valid_bound() -> None:
 
 
 def test_enumeration_cap_is_reported() -> None:
-    p, pg, net, u_edge, rho, gamma, mu = random_case(0)
+    _p, pg, net, u_edge, rho, gamma, mu = random_case(0)
     res = price(pg, net, u_edge, rho, gamma, mu, threshold=-1e12, enumerate_all=True,
                 max_records=3)
     assert res.overflow and not res.complete

@@ -68,6 +68,7 @@ __all__ = [
     "main_effects",
     "selection_changes",
     "spearman_matrix",
+    "weights_used",
     "with_selection_changes",
 ]
 
@@ -425,11 +426,15 @@ def diagnostics(
     content = _iod_content(inds, measures, nominal)
     if content:
         income = content.get("income", 0.0)
-        if income > 0.5 and any(r["indicators"] for r in warnings if r["kind"] == "containment"):
+        if income > 0.5 and any(w["kind"] in ("containment", "overlap") for w in warnings):
             warnings.append(
                 {
                     "kind": "domain_weight",
-                    "indicators": [k for k, ms in zip(keys, measures, strict=True) if ms],
+                    "indicators": [
+                        i.key
+                        for i, ms in zip(inds, measures, strict=True)
+                        if ms or i.source in SOURCE_OVERLAPS
+                    ],
                     "value": _r(income),
                     "text": f"income deprivation receives {_pct(income)} of the nominal weight "
                     "once the IoD's structure is followed (the Income domain is 22.5 % of the "
@@ -589,7 +594,10 @@ def _iod_content(
     """The nominal weight each IMD domain receives, following the IoD's structure (IMD split by
     its published domain weights; IDACI/IDAOPI count as Income); non-IoD indicators as
     ``other``. Empty unless at least two indicators are IoD measures."""
-    if sum(m is not None for m in measures) < 2:
+    related = [
+        m is not None or i.source in SOURCE_OVERLAPS for i, m in zip(inds, measures, strict=True)
+    ]
+    if sum(related) < 2:
         return {}
     total: dict[str, float] = {}
     for ind, meas, w in zip(inds, measures, nominal, strict=True):

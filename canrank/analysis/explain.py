@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from canrank.analysis.national import national_columns
 from canrank.builds import Build
 from canrank.errors import InputError, quote
 from canrank.selection.greedy import grow_region
@@ -39,6 +40,9 @@ class Explanation:
     can_name: str | None = None
     status: str = ""
     reason: str = ""
+    #: national context: (label, value) pairs such as ("IMD rank of 32,844 in England ...",
+    #: "1,234"), empty when the scenario's sources carry no national ranks
+    national: list[tuple[str, str]] = field(default_factory=list)
 
 
 def explain_lsoa(result: Build, code: str) -> Explanation:
@@ -76,6 +80,11 @@ def explain_lsoa(result: Build, code: str) -> Explanation:
         "decile": int(row["decile"]),
         "score": float(row["score"]),
         "indicators": indicators,
+        "national": [
+            (label, f"{int(row[col]):,}")
+            for col, label in national_columns(sc).items()
+            if col in row.index and not pd.isna(row[col])
+        ],
     }
     if not pd.isna(row["can_id"]):
         can_id = int(row["can_id"])

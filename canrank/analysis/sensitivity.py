@@ -99,6 +99,10 @@ MATCH_RULE = (
 EXACT_RANK_LIMIT = 8192
 #: Beyond it, ranks are counted in this many equal-width bins (reported at the bin centre).
 RANK_BINS = 4096
+#: Options of a warm-started exact draw: the nominal solve's candidate CANs replace the pool
+#: of regions grown from 1,500 seeds (measured on London: 30 % less CPU a draw, same optimum;
+#: the status still proves optimality).
+WARM_OPTIONS: dict[str, Any] = {"pool_seeds": 0}
 #: z of the two-sided 95 % Wilson interval.
 Z95 = 1.959963984540054
 #: Greedy runs with fewer evaluations than this stay in-process (a cluster costs seconds).
@@ -175,7 +179,7 @@ class SensitivityInputs:
     factors: tuple[Factor, ...]
     design: Design
     warm_start: Any = None  # WarmStart of the nominal exact solve
-    arrays: Any = None  # GreedyArrays (greedy without overrides)
+    arrays: Any = None  # GreedyArrays (no overrides): greedy draws, the exact greedy start
     rank_width: int = 1
     nominal: dict[str, Any] = field(default_factory=dict)  # the nominal re-solve's check
 
@@ -424,10 +428,26 @@ def match_cans(
     return np.asarray((jac >= threshold - 1e-12).any(axis=1))
 
 
+def _greedy_selection(inputs: SensitivityInputs, problem: SelectionProblem) -> Selection:
+    """The compiled greedy's selection of ``problem`` (what ``optimal`` would compute first)."""
+    from canrank.selection import Selection
+
+    labels, _grown = inputs.arrays.labels(problem.score)
+    weight = problem.weight
+    cans = [np.flatnonzero(labels == k).astype(np.int64) for k in range(1, int(labels.max()) + 1)]
+    cans.sort(key=lambda c: (-float(weight[c].sum()), int(c.min())))
+    return Selection(
+        cans=tuple(cans),
+        objective=problem.objective(cans),
+        method="greedy",
+        status="heuristic (greedy)",
+    )
+
+
 def _select(inputs: SensitivityInputs, score: np.ndarray) -> tuple[np.ndarray, float, str]:
     """Labels (1..K, 0 none), objective and status of one re-selection."""
     n = inputs.n
-    if inputs.arrays is not None:
+    if inputs.method == "greedy" and inputs.arrays is not None:
         labels = np.zeros(n, dtype=np.int64)
         inputs.arrays.labels(score, out=labels)
         pop = inputs.problem.population
@@ -436,8 +456,12 @@ def _select(inputs: SensitivityInputs, score: np.ndarray) -> tuple[np.ndarray, f
 
     problem = replace(inputs.problem, score=np.ascontiguousarray(score, dtype=float))
     options = dict(inputs.options)
-    if inputs.method == "optimal" and inputs.warm_start is not None:
-        options["warm_start"] = inputs.warm_start
+    if inputs.method == "optimal":
+        if inputs.warm_start is not None:
+            options["warm_start"] = inputs.warm_start
+            options.update(WARM_OPTIONS)
+        if inputs.arrays is not None:  # the compiled twin of the greedy start (same CANs)
+            options["greedy"] = _greedy_selection(inputs, problem)
     sel = select(problem, inputs.method, **options)
     return sel.labels(n), float(sel.objective), str(getattr(sel, "status", "") or "")
 
@@ -620,7 +644,7 @@ def inputs_from_build(
     options = _options_of(build, method)
     arrays = None
     warm = None
-    if method == "greedy" and not (problem.fixed or problem.locked):
+    if not (problem.fixed or problem.locked):
         from canrank.selection.fast_greedy import GreedyArrays
 
         arrays = GreedyArrays(problem, seeds=int(options["seeds"]))
@@ -700,6 +724,7 @@ def run_key(inputs: SensitivityInputs, seed: int, build_sha: str) -> dict[str, A
         "factors": [f.name for f in inputs.factors],
         "method": inputs.method,
         "options": {k: v for k, v in inputs.options.items() if k != "time_limit_s"},
+        "warm_options": WARM_OPTIONS if inputs.method == "optimal" else {},
         "build_manifest_sha256": build_sha,
         "n_lsoas": inputs.n,
         "n_cans": inputs.n_cans,
@@ -759,7 +784,8 @@ class Checkpoint:
         meta = {b"canrank_batch": json.dumps([batch.start, batch.stop]).encode()}
         if batch.sums is not None:
             buf = io.BytesIO()
-            np.savez(buf, **batch.sums)
+            savez: Any = np.savez  # typed stubs mistake the arrays for its keyword options
+            savez(buf, **batch.sums)
             meta[b"canrank_sums"] = buf.getvalue()
         table = pa.table(cols).replace_schema_metadata(meta)
         final = self.folder / f"part-{batch.start:06d}-{batch.stop:06d}.parquet"

@@ -138,8 +138,12 @@ def report_build(result: Build) -> None:
     """Print a build's notes, CAN table, selection status and folder."""
     from rich.table import Table
 
+    from canrank.analysis.diagnostics import diagnostics_lines
+
     for warning in result.manifest["warnings"]:
         say(f"note: {warning}", style="yellow")
+    for line in diagnostics_lines(result.manifest.get("diagnostics", {})):
+        say(line)
     table = Table(title=f"{len(result.cans)} CANs ({result.name})")
     for col in ("CAN", "Name", "Boroughs", "LSOAs", "Population", "Mean score"):
         table.add_column(col)

@@ -70,9 +70,11 @@ def explain(
         )
     console.print(table)
     console.print(
-        f"Composite score {ex.score:.4f}: rank {ex.rank:,} of {ex.n_lsoas:,} "
-        f"(1 = most stressed), decile {ex.decile}"
+        f"Composite score {ex.score:.4f}: rank {ex.rank:,} of {ex.n_lsoas:,} in "
+        f"{result.scenario.area.label} (1 = most stressed), decile {ex.decile}"
     )
+    for label, value in ex.national:
+        console.print(f"{label}: {value}")
     console.print(f"CAN: {ex.status} — {ex.reason}")
 
 

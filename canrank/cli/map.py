@@ -73,13 +73,13 @@ def map_command(
             written = run(lambda: write_build_static(build, analysis_folder(build, "static")))
         else:
             from canrank.build_maps import write_build_map
-            from canrank.outputs import atomic_file
+            from canrank.outputs import output_file
 
             assert build.folder is not None
             target = build.folder / "map.html"
 
             def redraw() -> list[Path]:
-                with atomic_file(target) as tmp:
+                with output_file(target) as tmp:
                     write_build_map(build, tmp)
                 return [target]
 

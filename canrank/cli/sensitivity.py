@@ -188,6 +188,14 @@ def sensitivity(
             )
         )
     run(lambda: write_sensitivity(result, build, target, build_sha=sha))
+    unproven = int((result.records["not_proven"] > 0).sum())
+    if unproven:
+        say(
+            f"warning: {unproven} draw(s) include a selection that is not proven optimal (the "
+            "time limit, a safety net, fired): those draws depend on machine speed; see "
+            "sensitivity_draws.csv",
+            style="yellow",
+        )
     if quiet:
         return
     ex = result.execution
@@ -201,8 +209,9 @@ def sensitivity(
             f"CAN {row.can_id:>2} {row.name}: selected in {result.frequency[i]:.0%} of draws "
             f"(95 % CI {result.ci_low[i]:.0%}-{result.ci_high[i]:.0%})",
             markup=False,
+            soft_wrap=True,
         )
-    console.print(f"Outputs written to {target}", markup=False)
+    console.print(f"Outputs written to {target}", markup=False, soft_wrap=True)
 
 
 class _progress:

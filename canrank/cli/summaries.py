@@ -28,8 +28,6 @@ from canrank.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from canrank.builds import Build
-
 #: How the rank columns of a summary run, said wherever the table is shown or written.
 RANK_NOTE = (
     "average_rank and local_concentration follow MHCLG: they average REVERSED LSOA ranks "
@@ -48,36 +46,6 @@ SHOWN = (
     "local_concentration",
     "average_score_rank",
 )
-
-
-def composite_summaries(result: Build, level: str) -> pd.DataFrame:
-    """Summary measures of the composite score for boroughs or CANs of one build.
-
-    Ranks are ranks within the study area (1 = most stressed of its LSOAs), so "most deprived
-    10%" and "extent" are relative to the study area, not England.
-    """
-    import pandas as pd
-
-    from canrank.summaries import summary_measures
-
-    frame = pd.DataFrame(result.lsoa.drop(columns="geometry", errors="ignore"))
-    if level == "borough":
-        group, names = "borough_code", "borough_name"
-    else:
-        frame = frame.dropna(subset=["can_id"]).copy()
-        frame["can_id"] = frame["can_id"].astype(int)
-        group, names = "can_id", "can_name"
-    out = summary_measures(
-        frame,
-        group=group,
-        score="score",
-        rank="rank",
-        population="population",
-        n_national=len(result.lsoa),
-        names=names,
-    )
-    out.insert(2, "domain", "composite")
-    return out
 
 
 @app.command()
@@ -138,7 +106,9 @@ def summaries(
             geometry=False,
             quiet=quiet,
         )
-        table = run(lambda: composite_summaries(result, level))
+        from canrank.summaries import composite_summaries
+
+        table = run(lambda: composite_summaries(result.lsoa, level))
         target = out or analysis_folder(result, "summaries") / f"{level}.csv"
         title = f"Summary measures of the composite score by {level} ({result.name})"
     run(lambda: _write(table, target))
@@ -149,9 +119,9 @@ def summaries(
 
 
 def _write(table: pd.DataFrame, target: Path) -> None:
-    from canrank.outputs import atomic_file, write_csv
+    from canrank.outputs import output_file, write_csv
 
-    with atomic_file(target) as tmp:
+    with output_file(target) as tmp:
         write_csv(table, tmp)
 
 

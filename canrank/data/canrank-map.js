@@ -110,6 +110,10 @@
     NS.boroughLayer(ctx).addTo(map);
     NS.wardLayer(ctx);
     NS.canLayer(ctx).addTo(map);
+    /* The shapes are reached through search and the CAN list, not one Tab stop per area. */
+    [ctx.layers.lsoa, ctx.layers.cans].forEach(function (g) {
+      g.eachLayer(function (l) { var p = l.getElement(); if (p) p.setAttribute("tabindex", "-1"); });
+    });
     NS.canLabels(ctx).addTo(map);
     L.control.zoom({ position: "bottomright" }).addTo(map);
     buildChrome(ctx);
@@ -124,6 +128,7 @@
     map.on("zoomend", function () { zoomVisibility(ctx); });
     map.on("zoomend moveend resize", function () { layoutLabels(ctx); });
     map.on("popupopen", function (e) { ctx.popupOpen = e.popup; });
+    map.on("tooltipopen", function (e) { clampTooltip(e.tooltip); });
     zoomVisibility(ctx);
     layoutLabels(ctx);
     return ctx;
@@ -309,6 +314,15 @@
         e.setAttribute("aria-label", "CAN " + c.id + ": " + c.name + ". Open its profile");
         e.removeAttribute("title");
         e.removeAttribute("alt");
+        if (!e.canrankKeys) {
+          e.canrankKeys = true;
+          e.addEventListener("keydown", function (ev) {
+            if (ev.key === "Enter" || ev.key === " ") {
+              ev.preventDefault();
+              NS.openCan(ctx, c.id, L.latLng(c.label[1], c.label[0]));
+            }
+          });
+        }
       });
       m.on("click", function () { NS.openCan(ctx, c.id, L.latLng(c.label[1], c.label[0])); });
       ctx.labelMarkers[c.id] = m;
@@ -397,6 +411,17 @@
     ctx.labelLayout = layout;
   }
   NS.layoutLabels = layoutLabels;
+
+  /* Keep a tooltip inside the window (a wide tooltip near the edge of a phone screen). */
+  function clampTooltip(tooltip) {
+    var node = tooltip.getElement && tooltip.getElement();
+    if (!node) return;
+    node.style.marginLeft = "";
+    var r = rectOf(node), w = document.documentElement.clientWidth, shift = 0;
+    if (r.left < 4) shift = 4 - r.left;
+    else if (r.right > w - 4) shift = Math.max(4 - r.left, w - 4 - r.right);
+    if (shift) node.style.marginLeft = shift + "px";
+  }
 
   /* ---------- popups ---------- */
 
@@ -529,6 +554,7 @@
       add(d, document.createTextNode(" " + text));
     }
     symbol("canrank-sym-can", "Community Action Neighbourhood (CAN), numbered; click for its profile");
+    add(sym, el("p", "canrank-hint", V.can_order));
     if (ctx.compare) symbol("canrank-sym-changed", "Dashed: no matching CAN in " + V.other);
     symbol("canrank-sym-borough", "Borough boundary");
     if (ctx.G.wards && ctx.G.wards.name.length) symbol("canrank-sym-ward", "Ward boundary (zoom in)");
@@ -599,7 +625,8 @@
   function buildChrome(ctx) {
     var V = ctx.V, map = ctx.map, container = map.getContainer(), ui = ctx.ui;
     var pre = "canrank-" + (ctx.idx + 1) + "-";
-    var panel = stop(add(container, el("div", "canrank-panel")));
+    /* First in the container, so the key and search come before the map's markers in Tab order. */
+    var panel = stop(container.insertBefore(el("div", "canrank-panel"), container.firstChild));
     panel.id = pre + "panel";
     var head = add(panel, el("div", "canrank-panel-head"));
     var toggle = add(head, el("button", "canrank-toggle", "Hide"));
@@ -682,10 +709,13 @@
     var G = ctx.G, map = ctx.map, opts = { animate: false, maxZoom: 16 };
     if (map.closePopup) map.closePopup();
     if (ctx.ui.placeTip) { map.removeLayer(ctx.ui.placeTip); ctx.ui.placeTip = null; }
+    if (ctx.ui.foundArea) { ctx.ui.foundArea.closeTooltip(); ctx.ui.foundArea = null; }
     if (e.kind === "lsoa") {
       var lyr = ctx.lsoaByIndex[e.id];
       map.fitBounds(lyr.getBounds(), Object.assign({ padding: [40, 40] }, opts));
       lyr.openTooltip(lyr.getCenter());
+      ctx.ui.foundArea = lyr;
+      if (lyr.getTooltip()) clampTooltip(lyr.getTooltip());
       announce(ctx, "Showing area " + e.label);
     } else if (e.kind === "can") {
       var c = ctx.byCan[e.id];
@@ -701,13 +731,14 @@
       ctx.ui.placeTip = L.tooltip({ permanent: true, direction: "top", className: "canrank-tooltip canrank-place-tip" })
         .setLatLng([p[1], p[0]]).setContent(tipBox);
       ctx.ui.placeTip.addTo(map);
-      announce(ctx, "Showing " + e.sub.toLowerCase() + " " + e.label);
+      clampTooltip(ctx.ui.placeTip);
+      announce(ctx, "Showing " + e.kind + " " + e.label + (e.kind === "ward" ? " (" + e.sub + ")" : ""));
     }
   };
 
   function buildSearch(ctx) {
     var map = ctx.map, container = map.getContainer(), pre = "canrank-" + (ctx.idx + 1) + "-";
-    var wrap = stop(add(container, el("div", "canrank-search")));
+    var wrap = stop(container.insertBefore(el("div", "canrank-search"), ctx.ui.panel.nextSibling));
     wrap.setAttribute("role", "search");
     var label = add(wrap, el("label", "canrank-visually-hidden", "Search for an area (name or LSOA code), ward, borough or CAN"));
     label.htmlFor = pre + "search";

@@ -155,6 +155,12 @@ def _check_commas(
     comma = text.str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
     if not comma.any():
         return
+    # only cells that would be read as numbers once the commas were dropped (others are
+    # reported as "not a number")
+    parses = pd.to_numeric(text.str.replace(",", "", regex=False), errors="coerce").notna()
+    comma &= parses.to_numpy(dtype=bool)
+    if not comma.any():
+        return
     thousands = text.str.fullmatch(_THOUSANDS).fillna(False).to_numpy(dtype=bool)
     decimal = comma & ~thousands
     point = (text.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)) & ~comma

@@ -38,7 +38,19 @@ _WHERE = {
     "write_static_map": "canrank.maps.static",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "AssetsError",
+    "MapSpec",
+    "MeasureInfo",
+    "attribution_text",
+    "check_palette",
+    "class_breaks",
+    "colours",
+    "load_assets",
+    "write_compare_map",
+    "write_map",
+    "write_static_map",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -19,7 +19,14 @@ from pathlib import Path
 
 from canrank.errors import ConfigError
 
-__all__ = ["LEAFLET_SHA256", "LEAFLET_VERSION", "AssetsError", "MapAssets", "find_leaflet", "load_assets"]
+__all__ = [
+    "LEAFLET_SHA256",
+    "LEAFLET_VERSION",
+    "AssetsError",
+    "MapAssets",
+    "find_leaflet",
+    "load_assets",
+]
 
 LEAFLET_VERSION = "1.9.4"
 #: SHA-256 of the pinned files (django-js-lib-leaflet 1.9.4.1, static/js_lib_leaflet/).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from canrank.errors import InputError
 from canrank.maps.page import Page, render_page
@@ -20,7 +20,7 @@ from canrank.maps.spec import MapSpec
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["DEFAULT_RULE", "compare_map", "compare_page", "write_compare_map"]
+__all__ = ["DEFAULT_RULE", "compare_page", "write_compare_map"]
 
 #: The compare report's rule (``canrank.analysis.compare.match_cans``), in plain words.
 DEFAULT_RULE = (
@@ -44,7 +44,9 @@ def _check_matches(
             raise InputError(f"the matching names CAN {b} of scenario B, which has no such CAN")
         if a is not None and b is not None:
             if int(a) in a_to_b or int(b) in b_to_a:
-                raise InputError(f"the matching pairs a CAN twice ({a}, {b}); it must be one to one")
+                raise InputError(
+                    f"the matching pairs a CAN twice ({a}, {b}); it must be one to one"
+                )
             a_to_b[int(a)] = int(b)
             b_to_a[int(b)] = int(a)
     return a_to_b, b_to_a
@@ -76,7 +78,7 @@ def compare_page(
     a_to_b, b_to_a = _check_matches(matches, ids_a, ids_b)
     prep = prepare(lsoa_a, boroughs, spec_a.simplify_m, wards)
     name_a, name_b = f"A ({spec_a.scenario})", f"B ({spec_b.scenario})"
-    views = []
+    views: list[dict[str, object]] = []
     for lsoa, cans, spec, own, other, pairs, ids in (
         (lsoa_a, cans_a, spec_a, name_a, name_b, a_to_b, ids_a),
         (lsoa_b, cans_b, spec_b, name_b, name_a, b_to_a, ids_b),
@@ -88,7 +90,13 @@ def compare_page(
             f"Matching rule: {rule}"
         )
         view = view_payload(
-            prep, lsoa, cans, spec, changed=changed, matched=pairs, compare_note=note,
+            prep,
+            lsoa,
+            cans,
+            spec,
+            changed=changed,
+            matched=pairs,
+            compare_note=note,
             other=f"scenario {other}",
         )
         view["title"] = f"{'AB'[len(views)]}: {spec.title}"
@@ -114,28 +122,3 @@ def write_compare_map(
     matching rule in words (stated on the page). CANs with no partner are highlighted.
     """
     compare_page(a, b, matches, rule, boroughs=boroughs, wards=wards).save(Path(path))
-
-
-def compare_map(result_a: Any, result_b: Any) -> Page:
-    """Older API: the comparison of two finished builds, matched as the compare report does."""
-    from canrank.analysis.compare import match_cans
-    from canrank.maps.interactive import _parts, spec_for_result
-
-    def members(result: Any) -> dict[int, list[str]]:
-        return {
-            int(r.can_id): sorted(str(r.lsoa_codes).split(";")) for r in result.cans.itertuples()
-        }
-
-    ma, mb = members(result_a), members(result_b)
-    pairs: list[tuple[int | None, int | None]] = list(match_cans(ma, mb))
-    pairs += [(k, None) for k in sorted(ma) if k not in {p[0] for p in pairs}]
-    pairs += [(None, k) for k in sorted(mb) if k not in {p[1] for p in pairs}]
-    _, boroughs, wards = _parts(result_a)
-    return compare_page(
-        (result_a.lsoa, result_a.cans, spec_for_result(result_a)),
-        (result_b.lsoa, result_b.cans, spec_for_result(result_b)),
-        pairs,
-        DEFAULT_RULE,
-        boroughs=boroughs,
-        wards=wards,
-    )

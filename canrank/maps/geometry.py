@@ -79,7 +79,7 @@ def dissolve(geoms: np.ndarray, labels: np.ndarray) -> dict[object, shapely.Geom
     return out
 
 
-def label_points(geoms: Sequence[shapely.Geometry]) -> np.ndarray:
+def label_points(geoms: Sequence[shapely.Geometry] | np.ndarray) -> np.ndarray:
     """A point well inside each polygon (its largest part), as (lon, lat) rows."""
     pts = []
     for g in geoms:

@@ -27,14 +27,6 @@ class Page:
 
     text: str
 
-    def render(self) -> str:
-        """The HTML text (kept for callers of the folium-era API)."""
-        return self.text
-
-    def get_root(self) -> Page:
-        """The page itself (kept for callers of the folium-era API)."""
-        return self
-
     def save(self, path: Path) -> None:
         """Write the page as UTF-8 with LF line ends."""
         check_offline(self.text)
@@ -54,7 +46,11 @@ def render_page(title: str, geometry: dict[str, Any], views: Sequence[dict[str, 
     """The whole page: one map per view, side by side when there are two."""
     assets = load_assets()
     maps = [
-        {"el": f"canrank-map-{j + 1}", "view": f"canrank-view-{j + 1}", "text": f"canrank-text-{j + 1}"}
+        {
+            "el": f"canrank-map-{j + 1}",
+            "view": f"canrank-view-{j + 1}",
+            "text": f"canrank-text-{j + 1}",
+        }
         for j in range(len(views))
     ]
     config = {"geometry": "canrank-geometry", "maps": maps}

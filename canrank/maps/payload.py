@@ -136,7 +136,9 @@ def prepare(
     names_by_code = dict(zip(bkey, frame["borough_name"].astype(str), strict=True))
     if boroughs is not None and len(boroughs) and "borough_code" in boroughs.columns:
         bframe = boroughs.to_crs(crs).set_index(boroughs["borough_code"].astype(str))
-        names_by_code.update(dict(zip(bframe.index, bframe["borough_name"].astype(str), strict=False)))
+        names_by_code.update(
+            dict(zip(bframe.index, bframe["borough_name"].astype(str), strict=False))
+        )
         shapes = bframe.geometry.reindex(codes_b)
         missing = shapes.isna().to_numpy()
         bgeoms = shapes.to_numpy().copy()
@@ -144,7 +146,9 @@ def prepare(
             dis = geo.dissolve(cov, bkey)
             for j in np.flatnonzero(missing):
                 bgeoms[j] = dis[codes_b[j]]
-        bgeoms = geo.simplify_coverage(geo.build_coverage(np.asarray(bgeoms, dtype=object)), simplify_m)
+        bgeoms = geo.simplify_coverage(
+            geo.build_coverage(np.asarray(bgeoms, dtype=object)), simplify_m
+        )
     else:
         dis = geo.dissolve(cov, bkey)
         bgeoms = np.array([dis[c] for c in codes_b], dtype=object)
@@ -346,9 +350,7 @@ def view_payload(
         "scheme": spec.scheme,
         "palette": spec.palette,
         "measures": measures,
-        "decile": frame["decile"].to_numpy(int).tolist()
-        if "decile" in frame.columns
-        else [],
+        "decile": frame["decile"].to_numpy(int).tolist() if "decile" in frame.columns else [],
         "can": can_ids.tolist(),
         "cans": can_rows,
         "can_order": can_order_note(cans),

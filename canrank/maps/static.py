@@ -42,6 +42,12 @@ def fmt_number(v: float) -> str:
     return f"{float(f'{v:.3g}'):g}"
 
 
+def _plain(text: object) -> str:
+    """Text from files shown literally: matplotlib reads ``$...$`` as mathematics (and may fail
+    on it), so dollar signs are escaped."""
+    return str(text).replace("$", r"\$")
+
+
 def _nice_length(span_m: float) -> float:
     """A round scale-bar length of about a fifth of the map width."""
     target = span_m / 5
@@ -70,13 +76,20 @@ def _north_arrow(ax: Axes, bounds: tuple[float, float, float, float]) -> None:
     x, y = maxx - 0.05 * (maxx - minx), maxy - 0.16 * (maxy - miny)
     dy = 0.08 * (maxy - miny)
     ax.annotate(
-        "N", xy=(x, y + dy), xytext=(x, y), ha="center", va="top", fontsize=11,
-        fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
+        "N",
+        xy=(x, y + dy),
+        xytext=(x, y),
+        ha="center",
+        va="top",
+        fontsize=11,
+        fontweight="bold",
+        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
     )
 
 
-def _class_labels(spec: MapSpec, lows: list[float], highs: list[float], counts: list[int],
-                  n: int) -> list[str]:
+def _class_labels(
+    spec: MapSpec, lows: list[float], highs: list[float], counts: list[int], n: int
+) -> list[str]:
     """Legend texts, most stressed first (same wording as the interactive map)."""
     k = len(highs)
     out = []
@@ -86,8 +99,11 @@ def _class_labels(spec: MapSpec, lows: list[float], highs: list[float], counts: 
         if spec.scheme == "quantiles":
             area = spec.area_label + ("'" if spec.area_label.endswith("s") else "'s")
             head = (
-                f"Most stressed {share} of {area} areas" if o == 0
-                else f"Least stressed {share}" if o == k - 1 else f"Next {share}"
+                f"Most stressed {share} of {area} areas"
+                if o == 0
+                else f"Least stressed {share}"
+                if o == k - 1
+                else f"Next {share}"
             )
             out.append(f"{head} ({rng})")
         else:
@@ -136,10 +152,17 @@ def static_figure(
         gpd.GeoSeries([outline]).boundary.plot(ax=ax, color=_NAVY, linewidth=1.4)
         p = geo.inner_point(outline)
         ax.text(
-            p.x, p.y, str(cid), ha="center", va="center", fontsize=7, fontweight="bold",
-            color=_NAVY, path_effects=halo,
+            p.x,
+            p.y,
+            str(cid),
+            ha="center",
+            va="center",
+            fontsize=7,
+            fontweight="bold",
+            color=_NAVY,
+            path_effects=halo,
         )
-        names.append(f"{cid}. {c['name']}")
+        names.append(_plain(f"{cid}. {c['name']}"))
     bounds = tuple(float(v) for v in gpd.GeoSeries(prep.lsoa_bng).total_bounds)
     ax.set_xlim(bounds[0], bounds[2])
     ax.set_ylim(bounds[1], bounds[3])
@@ -147,16 +170,16 @@ def static_figure(
     ax.axis("off")
     _scale_bar(ax, bounds)  # type: ignore[arg-type]
     _north_arrow(ax, bounds)  # type: ignore[arg-type]
-    fig.text(0.01, 0.975, spec.title, fontsize=12, fontweight="bold", va="top")
-    fig.text(0.01, 0.948, spec.score_sentence(), fontsize=7, va="top", wrap=True)
+    fig.text(0.01, 0.975, _plain(spec.title), fontsize=12, fontweight="bold", va="top")
+    fig.text(0.01, 0.948, _plain(spec.score_sentence()), fontsize=7, va="top", wrap=True)
     for j, note in enumerate(spec.notes[:3]):
-        fig.text(0.01, 0.93 - 0.015 * j, note, fontsize=6.5, va="top", color="#6b3200")
+        fig.text(0.01, 0.93 - 0.015 * j, _plain(note), fontsize=6.5, va="top", color="#6b3200")
     finite = score[np.isfinite(score)]
     lows = [float(finite.min()), *bins[:-1].tolist()]
     counts = np.bincount(cls, minlength=len(bins)).tolist()
     labels = _class_labels(spec, lows, bins.tolist(), counts, len(score))
     handles: list[Any] = [
-        Patch(facecolor=cols[j], edgecolor="#777", label=labels[o])
+        Patch(facecolor=cols[j], edgecolor="#777", label=_plain(labels[o]))
         for o, j in enumerate(reversed(range(len(bins))))
     ]
     handles += [
@@ -164,32 +187,55 @@ def static_figure(
         Line2D([], [], color="#333333", lw=0.6, ls=(0, (3, 2)), label="Borough boundary"),
     ]
     side.legend(
-        handles=handles, loc="upper left", fontsize=7, frameon=False,
-        title="Score (darker = more stressed)", title_fontsize=8, alignment="left",
+        handles=handles,
+        loc="upper left",
+        fontsize=7,
+        frameon=False,
+        title="Score (darker = more stressed)",
+        title_fontsize=8,
+        alignment="left",
     )
-    side.text(0, 0.64, "Community Action Neighbourhoods", fontsize=8, fontweight="bold",
-              va="top", transform=side.transAxes)
-    side.text(0, 0.615, "\n".join(names), fontsize=6.5, va="top", transform=side.transAxes,
-              linespacing=1.5, wrap=True)
-    dates = [f"{m.label}: {m.reference_date or 'date not stated'}" for m in spec.indicators]
+    side.text(
+        0,
+        0.64,
+        "Community Action Neighbourhoods",
+        fontsize=8,
+        fontweight="bold",
+        va="top",
+        transform=side.transAxes,
+    )
+    side.text(
+        0,
+        0.615,
+        "\n".join(names),
+        fontsize=6.5,
+        va="top",
+        transform=side.transAxes,
+        linespacing=1.5,
+        wrap=True,
+    )
+    dates = [_plain(f"{m.label}: {m.reference_date or 'date not stated'}") for m in spec.indicators]
     if dates:
-        side.text(0, 0.0, "Data reference dates\n" + "\n".join(dates), fontsize=5.5,
-                  va="bottom", transform=side.transAxes, wrap=True)
-    fig.text(0.01, 0.012, spec.attribution, fontsize=6.5, va="bottom", color="#222222")
+        side.text(
+            0,
+            0.0,
+            "Data reference dates\n" + "\n".join(dates),
+            fontsize=5.5,
+            va="bottom",
+            transform=side.transAxes,
+            wrap=True,
+        )
+    fig.text(0.01, 0.012, _plain(spec.attribution), fontsize=6.5, va="bottom", color="#222222")
     return fig
 
 
-def save_static(fig: Figure, png: Path, pdf: Path | None = None) -> list[Path]:
-    """Write the PNG and PDF with no dates or versions inside (reproducible).
-
-    With ``pdf`` omitted, ``png`` is a stem and ``.png``/``.pdf`` are added (older API).
-    """
-    if pdf is None:
-        png, pdf = Path(png).with_suffix(".png"), Path(png).with_suffix(".pdf")
+def save_static(fig: Figure, png: Path, pdf: Path) -> list[Path]:
+    """Write the PNG and PDF with no dates or versions inside (reproducible)."""
     png, pdf = Path(png), Path(pdf)
     fig.savefig(png, format="png", metadata={"Software": None})
     fig.savefig(
-        pdf, format="pdf",
+        pdf,
+        format="pdf",
         metadata={"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None},
     )
     return [png, pdf]
@@ -209,14 +255,3 @@ def write_static_map(
 
     prep = prepare(lsoa, boroughs, spec.simplify_m)
     save_static(static_figure(lsoa, cans, spec, prep), png, pdf)
-
-
-def static_for_result(result: Any, prep: PreparedGeometry | None = None) -> Figure:
-    """Older API: the report map figure of a finished build."""
-    from canrank.maps.interactive import _parts, spec_for_result
-    from canrank.maps.payload import prepare
-
-    spec = spec_for_result(result)
-    _, boroughs, _ = _parts(result)
-    prep = prep or prepare(result.lsoa, boroughs, spec.simplify_m)
-    return static_figure(result.lsoa, result.cans, spec, prep)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from canrank.analysis.compare import PairComparison
 from canrank.errors import CanrankError
-from canrank.outputs import atomic_directory, write_csv
+from canrank.outputs import output_folder, write_csv
 
 __all__ = [
     "MATCH_RULE",
@@ -92,7 +92,11 @@ _SHIFT_COLS = (
 )
 
 
-def render_markdown(pairs: Sequence[PairComparison], maps: dict[tuple[str, str], str]) -> str:
+def render_markdown(
+    pairs: Sequence[PairComparison],
+    maps: dict[tuple[str, str], str],
+    diagnostics: dict[str, dict[str, Any]] | None = None,
+) -> str:
     """The Markdown summary: per pair the headline figures, the CAN table, the top shifts."""
     out = ["# Scenario comparison", ""]
     for p in pairs:
@@ -115,6 +119,12 @@ def render_markdown(pairs: Sequence[PairComparison], maps: dict[tuple[str, str],
         for rec in p.shifts.to_dict("records"):
             out += ["| " + " | ".join(md_escape(_fmt(rec[c])) for c, _ in _SHIFT_COLS) + " |"]
         out += [""]
+    if diagnostics:
+        from canrank.analysis.diagnostics import diagnostics_lines
+
+        for name, diag in diagnostics.items():
+            out += ["", f"## Composite diagnostics: {md_escape(name)}", ""]
+            out += [f"- {md_escape(line)}" for line in diagnostics_lines(diag)]
     return "\n".join(out)
 
 
@@ -127,7 +137,11 @@ def _html_table(frame: pd.DataFrame, cols: Sequence[tuple[str, str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_html(pairs: Sequence[PairComparison], maps: dict[tuple[str, str], str]) -> str:
+def render_html(
+    pairs: Sequence[PairComparison],
+    maps: dict[tuple[str, str], str],
+    diagnostics: dict[str, dict[str, Any]] | None = None,
+) -> str:
     """The same summary as a self-contained HTML page (every data value escaped)."""
     parts = [
         "<!DOCTYPE html>",
@@ -155,6 +169,12 @@ def render_html(pairs: Sequence[PairComparison], maps: dict[tuple[str, str], str
             f"{html.escape(p.b)} minus rank in {html.escape(p.a)}):</p>"
         )
         parts.append(_html_table(p.shifts, _SHIFT_COLS))
+    if diagnostics:
+        from canrank.analysis.diagnostics import diagnostics_table_html
+
+        for name, diag in diagnostics.items():
+            parts.append(f"<h2>Composite diagnostics: {html.escape(name)}</h2>")
+            parts.append(diagnostics_table_html(diag))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -199,7 +219,7 @@ def write_comparison(
 ) -> dict[tuple[str, str], str]:
     """Write compare_cans.csv, compare_lsoa_shifts.csv, compare_summary.csv, compare.md,
     compare.html and the map(s) into ``out`` atomically; returns the map file or note per pair."""
-    with atomic_directory(Path(out)) as tmp:
+    with output_folder(Path(out)) as tmp:
         write_csv(pd.concat([p.cans for p in pairs], ignore_index=True), tmp / "compare_cans.csv")
         write_csv(
             pd.concat([p.shifts for p in pairs], ignore_index=True),
@@ -211,6 +231,13 @@ def write_comparison(
             if maps
             else {(p.a, p.b): "skipped (--no-map)" for p in pairs}
         )
-        (tmp / "compare.md").write_text(render_markdown(pairs, written), "utf-8", newline="\n")
-        (tmp / "compare.html").write_text(render_html(pairs, written), "utf-8", newline="\n")
+        diag = {
+            name: r.manifest["diagnostics"]
+            for name, r in results.items()
+            if isinstance(getattr(r, "manifest", None), dict) and "diagnostics" in r.manifest
+        }
+        (tmp / "compare.md").write_text(
+            render_markdown(pairs, written, diag), "utf-8", newline="\n"
+        )
+        (tmp / "compare.html").write_text(render_html(pairs, written, diag), "utf-8", newline="\n")
     return written

@@ -25,6 +25,7 @@ import html
 import io
 import textwrap
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,7 +151,12 @@ def _rules(sel: dict[str, Any], area: str) -> tuple[str, ...]:
         f"{sel.get('n_cans')} CANs, each a group of neighbouring LSOAs (sharing a border).",
         f"Each CAN has {int(sel.get('min_population') or 0):,} to "
         f"{int(sel.get('max_population') or 0):,} residents.",
-        f"At most {sel.get('max_per_borough')} CANs are mainly in any one borough.",
+        (
+            "At most one CAN"
+            if sel.get("max_per_borough") == 1
+            else f"At most {sel.get('max_per_borough')} CANs"
+        )
+        + " in any one borough (a CAN crossing a borough boundary counts in each borough).",
     ]
     if sel.get("separation"):
         rules.append("CANs do not touch each other (otherwise two CANs would be one).")
@@ -177,8 +183,8 @@ def _method(build: Build, status_sentence: str) -> tuple[str, ...]:
         f"Composite score. The scaled indicators are combined by a weighted {sc.aggregation} "
         f"mean with these weights: {weights}. Rank 1 is the most stressed LSOA of the study "
         "area; decile 1 holds its most stressed 10 %.",
-        "Community Action Neighbourhoods. " + " ".join(_rules(build.manifest["selection"],
-                                                              sc.area.label)),
+        "Community Action Neighbourhoods. "
+        + " ".join(_rules(build.manifest["selection"], sc.area.label)),
         status_sentence,
         "Profiles. For each indicator a CAN's value is the population-weighted mean of its "
         "LSOAs; the chart on each CAN page divides it by the median LSOA of the study area "
@@ -187,9 +193,9 @@ def _method(build: Build, status_sentence: str) -> tuple[str, ...]:
         "ranks, lower = more stressed), proportion in the most stressed 10 %, extent and local "
         "concentration follow the MHCLG definitions of the Indices of Deprivation, with ranks "
         "out of the study area's LSOAs rather than England's.",
-        "Stability. The command canrank sensitivity re-runs the selection many times with perturbed "
-        "weights and data; a CAN's stability is the share of runs in which it (or most of its "
-        "population) is chosen again.",
+        "Stability. The command canrank sensitivity re-runs the selection many times with "
+        "perturbed weights and data; a CAN's stability is the share of runs in which it (or "
+        "most of its population) is chosen again.",
         "Local knowledge. The boundaries are a starting point: the comment boxes are for "
         "changes that local people and organisations propose. Overrides can be fed back into "
         "a new build (canrank build --overrides).",
@@ -251,7 +257,10 @@ def build_texts(build: Build) -> BuildTexts:
         rules=_rules(sel, sc.area.label),
         method=_method(build, sentence),
         sources=_sources(manifest),
-        warnings=tuple(str(w) for w in manifest.get("warnings", [])),
+        # proxies are said in their own section; the other warnings (repairs, overrides) here
+        warnings=tuple(
+            str(w) for w in manifest.get("warnings", []) if not str(w).startswith("proxy used")
+        ),
         canrank_version=str(manifest.get("canrank_version", "")),
     )
 
@@ -438,9 +447,9 @@ def _inner(geom: Any) -> Any:
     return inner_point(geom)
 
 
-def _view(bounds: Sequence[float], aspect: float, pad: float = 0.25, min_m: float = 600) -> (
-    tuple[float, float, float, float]
-):
+def _view(
+    bounds: Sequence[float], aspect: float, pad: float = 0.25, min_m: float = 600
+) -> tuple[float, float, float, float]:
     """A view around ``bounds`` with a margin, widened to the axes' width/height ratio."""
     minx, miny, maxx, maxy = bounds
     w = max(maxx - minx, min_m) * (1 + 2 * pad)
@@ -463,8 +472,15 @@ def _scale_bar(ax: Axes, view: tuple[float, float, float, float]) -> None:
     h = 0.008 * (maxy - miny)
     ax.add_patch(_rect((x0, y0), length, h, "black"))
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length} m"
-    ax.text(x0 + length / 2, y0 + 2 * h, label, ha="center", va="bottom", fontsize=6.5,
-            path_effects=_halo())
+    ax.text(
+        x0 + length / 2,
+        y0 + 2 * h,
+        label,
+        ha="center",
+        va="bottom",
+        fontsize=6.5,
+        path_effects=_halo(),
+    )
 
 
 def _rect(xy: tuple[float, float], w: float, h: float, colour: str) -> Any:
@@ -477,17 +493,24 @@ def _draw_overview(ax: Axes, geo: _Geo) -> None:
     import geopandas as gpd
 
     ax.set_axis_off()
-    geo.lsoa.plot(ax=ax, color=[geo.colours[c] for c in geo.classes], edgecolor="none",
-                  linewidth=0)
+    geo.lsoa.plot(ax=ax, color=[geo.colours[c] for c in geo.classes], edgecolor="none", linewidth=0)
     if geo.boroughs is not None and len(geo.boroughs):
         geo.boroughs.boundary.plot(ax=ax, color="#444444", linewidth=0.4)
     halo = _halo()
     for cid, outline in geo.can_outlines.items():
-        gpd.GeoSeries([outline], crs=geo.lsoa.crs).boundary.plot(ax=ax, color=NAVY,
-                                                                 linewidth=1.2)
+        gpd.GeoSeries([outline], crs=geo.lsoa.crs).boundary.plot(ax=ax, color=NAVY, linewidth=1.2)
         p = _inner(outline)
-        ax.text(p.x, p.y, str(cid), ha="center", va="center", fontsize=7.5, fontweight="bold",
-                color=NAVY, path_effects=halo)
+        ax.text(
+            p.x,
+            p.y,
+            str(cid),
+            ha="center",
+            va="center",
+            fontsize=7.5,
+            fontweight="bold",
+            color=NAVY,
+            path_effects=halo,
+        )
     minx, miny, maxx, maxy = (float(v) for v in geo.lsoa.total_bounds)
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
@@ -495,19 +518,28 @@ def _draw_overview(ax: Axes, geo: _Geo) -> None:
     _scale_bar(ax, (minx, miny, maxx, maxy))
 
 
-def _legend(ax: Axes, geo: _Geo, *, loc: str = "lower right", fontsize: float = 6.5) -> None:
+def _legend(ax: Axes, geo: _Geo, *, fontsize: float = 6.5) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     handles: list[Any] = []
     for j in reversed(range(len(geo.bins))):
         handles.append(
-            Patch(facecolor=geo.colours[j], edgecolor="#777777",
-                  label=f"{geo.lows[j]:.3f} to {geo.bins[j]:.3f}")
+            Patch(
+                facecolor=geo.colours[j],
+                edgecolor="#777777",
+                label=f"{geo.lows[j]:.3f} to {geo.bins[j]:.3f}",
+            )
         )
     handles.append(Line2D([], [], color=NAVY, lw=1.4, label="CAN outline"))
-    ax.legend(handles=handles, loc=loc, fontsize=fontsize, title="Composite score",
-              title_fontsize=fontsize + 0.5, framealpha=0.9)
+    ax.legend(
+        handles=handles,
+        loc="lower right",
+        fontsize=fontsize,
+        title="Composite score",
+        title_fontsize=fontsize + 0.5,
+        framealpha=0.9,
+    )
 
 
 def _draw_can_map(ax: Axes, geo: _Geo, can_id: int) -> None:
@@ -518,8 +550,10 @@ def _draw_can_map(ax: Axes, geo: _Geo, can_id: int) -> None:
     ax.set_axis_off()
     outline = geo.can_outlines[can_id]
     bbox = ax.get_position()
-    fig = ax.get_figure()
-    fw, fh = fig.get_size_inches() if fig is not None else (1.0, 1.0)
+    from matplotlib.figure import Figure
+
+    fig = ax.get_figure(root=True)
+    fw, fh = fig.get_size_inches() if isinstance(fig, Figure) else (1.0, 1.0)
     aspect = (bbox.width * fw) / (bbox.height * fh)
     view = _view(shapely.bounds(outline).tolist(), aspect)
     box = shapely.box(*view)
@@ -531,8 +565,9 @@ def _draw_can_map(ax: Axes, geo: _Geo, can_id: int) -> None:
     cls = geo.classes[in_view]
     colours = np.array([geo.colours[c] for c in cls], dtype=object)
     if (~members).any():
-        sub[~members].plot(ax=ax, color=list(colours[~members]), alpha=0.55,
-                           edgecolor="#8a8a8a", linewidth=0.3)
+        sub[~members].plot(
+            ax=ax, color=list(colours[~members]), alpha=0.55, edgecolor="#8a8a8a", linewidth=0.3
+        )
     sub[members].plot(ax=ax, color=list(colours[members]), edgecolor="#555555", linewidth=0.4)
     halo = _halo()
     if geo.wards is not None and len(geo.wards):
@@ -541,25 +576,52 @@ def _draw_can_map(ax: Axes, geo: _Geo, can_id: int) -> None:
         for w in wards.itertuples(index=False):
             p = _inner(shapely.intersection(w.geometry, box))
             if not p.is_empty:
-                ax.text(p.x, p.y, _wrap(str(w.ward_name), 18), ha="center", va="center",
-                        fontsize=6.5, style="italic", color="#222222", path_effects=halo,
-                        clip_on=True)
+                ax.text(
+                    p.x,
+                    p.y,
+                    _wrap(str(w.ward_name), 18),
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    style="italic",
+                    color="#222222",
+                    path_effects=halo,
+                    clip_on=True,
+                )
     if geo.boroughs is not None and len(geo.boroughs):
         geo.boroughs.boundary.plot(ax=ax, color="#000000", linewidth=1.0)
     for other, geom in geo.can_outlines.items():
         if other != can_id and shapely.intersects(geom, box):
-            gpd.GeoSeries([geom]).boundary.plot(ax=ax, color=NAVY, linewidth=1.0,
-                                                linestyle=(0, (2, 1)))
+            gpd.GeoSeries([geom]).boundary.plot(
+                ax=ax, color=NAVY, linewidth=1.0, linestyle=(0, (2, 1))
+            )
             p = _inner(shapely.intersection(geom, box))
             if not p.is_empty:
-                ax.text(p.x, p.y, f"CAN {other}", ha="center", fontsize=7, color=NAVY,
-                        path_effects=halo, clip_on=True)
+                ax.text(
+                    p.x,
+                    p.y,
+                    f"CAN {other}",
+                    ha="center",
+                    fontsize=7,
+                    color=NAVY,
+                    path_effects=halo,
+                    clip_on=True,
+                )
     gpd.GeoSeries([outline]).boundary.plot(ax=ax, color=NAVY, linewidth=2.2)
     for m in sub[members].itertuples(index=False):
         p = _inner(m.geometry)
         label = f"{_short_lsoa(str(m.lsoa_name), str(m.borough_name))}\n#{int(m.rank):,}"
-        ax.text(p.x, p.y, label, ha="center", va="center", fontsize=5.2, color="#111111",
-                path_effects=halo, clip_on=True)
+        ax.text(
+            p.x,
+            p.y,
+            label,
+            ha="center",
+            va="center",
+            fontsize=5.2,
+            color="#111111",
+            path_effects=halo,
+            clip_on=True,
+        )
     ax.set_xlim(view[0], view[2])
     ax.set_ylim(view[1], view[3])
     ax.set_aspect("equal")
@@ -569,7 +631,7 @@ def _draw_can_map(ax: Axes, geo: _Geo, can_id: int) -> None:
 
 def _short_lsoa(name: str, borough: str) -> str:
     """``Westminster 009F`` -> ``009F`` inside its borough's map (the borough is named above)."""
-    return name[len(borough):].strip() if borough and name.startswith(borough + " ") else name
+    return name[len(borough) :].strip() if borough and name.startswith(borough + " ") else name
 
 
 def _draw_profile(ax: Axes, page: CanPage, area: str) -> None:
@@ -595,15 +657,34 @@ def _draw_profile(ax: Axes, page: CanPage, area: str) -> None:
         ax.spines[side].set_visible(False)
 
 
+def _lines(text: str, width: int) -> list[str]:
+    """Wrapped lines; never breaks inside hyphenated names such as Bromley-by-Bow."""
+    return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=True)
+
+
 def _wrap(text: str, width: int) -> str:
-    return "\n".join(textwrap.wrap(text, width)) or text
+    return "\n".join(_lines(text, width)) or text
 
 
 def _footer(fig: Figure, texts: BuildTexts, page: int, total: int) -> None:
-    fig.text(0.06, 0.024, texts.attribution.replace("; Contains OS", ";\nContains OS"),
-             fontsize=6, color="#333333", va="bottom", linespacing=1.3)
-    fig.text(0.94, 0.012, f"{texts.title}, scenario {texts.scenario} - page {page} of {total}",
-             fontsize=6, ha="right", va="bottom", color="#555555")
+    fig.text(
+        0.06,
+        0.024,
+        texts.attribution.replace("; Contains OS", ";\nContains OS"),
+        fontsize=6,
+        color="#333333",
+        va="bottom",
+        linespacing=1.3,
+    )
+    fig.text(
+        0.94,
+        0.012,
+        f"{texts.title}, scenario {texts.scenario} - page {page} of {total}",
+        fontsize=6,
+        ha="right",
+        va="bottom",
+        color="#555555",
+    )
 
 
 def _page() -> Figure:
@@ -614,17 +695,24 @@ def _page() -> Figure:
 
 def _chars(size: float, width_in: float, weight: str = "normal") -> int:
     """How many characters of DejaVu Sans at ``size`` points fit in ``width_in`` inches."""
-    per_char = size * (0.60 if weight == "bold" else 0.54) / 72
+    per_char = size * (0.64 if weight == "bold" else 0.56) / 72
     return max(10, int(width_in / per_char))
 
 
-def _text_block(fig: Figure, x: float, y: float, lines: Sequence[tuple[str, float, str]],
-                *, width: float = 0.88, gap: float = 0.004) -> float:
+def _text_block(
+    fig: Figure,
+    x: float,
+    y: float,
+    lines: Sequence[tuple[str, float, str]],
+    *,
+    width: float = 0.88,
+    gap: float = 0.004,
+) -> float:
     """Write (text, fontsize, weight) lines from ``y`` down, wrapped to ``width`` (a fraction
     of the page width); return the next y."""
     fw, height = fig.get_size_inches()
     for text, size, weight in lines:
-        wrapped = textwrap.wrap(text, _chars(size, width * fw, weight)) or [""]
+        wrapped = _lines(text, _chars(size, width * fw, weight)) or [""]
         for line in wrapped:
             fig.text(x, y, line, fontsize=size, fontweight=weight, va="top")
             y -= size * 1.35 / 72 / height
@@ -634,21 +722,36 @@ def _text_block(fig: Figure, x: float, y: float, lines: Sequence[tuple[str, floa
 
 def _cover(texts: BuildTexts) -> Figure:
     fig = _page()
-    y = _text_block(fig, 0.06, 0.95, [
-        (texts.title, 18, "bold"),
-        (f"Consultation pack - scenario {texts.scenario}", 13, "normal"),
-    ])
+    y = _text_block(
+        fig,
+        0.06,
+        0.95,
+        [
+            (texts.title, 18, "bold"),
+            (f"Consultation pack - scenario {texts.scenario}", 13, "normal"),
+        ],
+    )
     y -= 0.01
     lines: list[tuple[str, float, str]] = [
         (texts.description, 9.5, "normal"),
-        (f"{texts.n_cans} proposed Community Action Neighbourhoods (CANs) among the "
-         f"{texts.n_lsoas:,} LSOAs of {texts.area}.", 9.5, "normal"),
+        (
+            f"{texts.n_cans} proposed Community Action Neighbourhoods (CANs) among the "
+            f"{texts.n_lsoas:,} LSOAs of {texts.area}.",
+            9.5,
+            "normal",
+        ),
         (texts.status_sentence, 9.5, "bold"),
         ("Indicators and reference dates", 11, "bold"),
     ]
     for ind in texts.indicators:
-        lines.append((f"- {ind.label} (weight {ind.weight:.2f}; reference date "
-                      f"{ind.reference_date}; source: {ind.source})", 8.5, "normal"))
+        lines.append(
+            (
+                f"- {ind.label} (weight {ind.weight:.2f}; reference date "
+                f"{ind.reference_date}; source: {ind.source})",
+                8.5,
+                "normal",
+            )
+        )
     lines.append(("Proxies", 11, "bold"))
     if texts.proxies:
         lines += [(f"- {p}", 8.5, "normal") for p in texts.proxies]
@@ -660,47 +763,80 @@ def _cover(texts: BuildTexts) -> Figure:
         lines.append(("Warnings from the build", 11, "bold"))
         lines += [(f"- {w}", 8.5, "normal") for w in texts.warnings[:8]]
         if len(texts.warnings) > 8:
-            lines.append((f"... and {len(texts.warnings) - 8} more (see manifest.json)",
-                          8.5, "normal"))
+            lines.append(
+                (f"... and {len(texts.warnings) - 8} more (see manifest.json)", 8.5, "normal")
+            )
     lines.append(("How to use this pack", 11, "bold"))
-    lines.append(("Page 2 maps every CAN. Each CAN then has a page with its map, its people "
-                  "and places, how it compares with the study area, its most stressed LSOAs, "
-                  "its stability, and a box for local comments: please note where the boundary "
-                  "should change and why. The last page explains the method.", 8.5, "normal"))
+    lines.append(
+        (
+            "Page 2 maps every CAN. Each CAN then has a page with its map, its people "
+            "and places, how it compares with the study area, its most stressed LSOAs, "
+            "its stability, and a box for local comments: please note where the boundary "
+            "should change and why. The last page explains the method.",
+            8.5,
+            "normal",
+        )
+    )
     _text_block(fig, 0.06, y, lines)
     return fig
 
 
 def _overview(texts: BuildTexts, geo: _Geo, pages: list[CanPage]) -> Figure:
     fig = _page()
-    fig.text(0.06, 0.965, f"Overview: the {len(pages)} proposed CANs", fontsize=14,
-             fontweight="bold", va="top")
-    fig.text(0.06, 0.94, _wrap(
-        f"LSOAs coloured by composite score ({len(geo.bins)} classes, darker = more "
-        "stressed); CANs outlined and numbered; thin lines are borough boundaries.", 120),
-        fontsize=8, va="top")
+    fig.text(
+        0.06,
+        0.965,
+        f"Overview: the {len(pages)} proposed CANs",
+        fontsize=14,
+        fontweight="bold",
+        va="top",
+    )
+    fig.text(
+        0.06,
+        0.94,
+        _wrap(
+            f"LSOAs coloured by composite score ({len(geo.bins)} classes, darker = more "
+            "stressed); CANs outlined and numbered; thin lines are borough boundaries.",
+            120,
+        ),
+        fontsize=8,
+        va="top",
+    )
     ax = fig.add_axes((0.04, 0.36, 0.92, 0.56))
     _draw_overview(ax, geo)
     _legend(ax, geo)
     names = [f"{p.can_id}. {p.name} - {p.population:,} residents" for p in pages]
     half = (len(names) + 1) // 2
     for col, chunk in enumerate((names[:half], names[half:])):
-        _text_block(fig, 0.06 + 0.46 * col, 0.34, [(n, 7.5, "normal") for n in chunk],
-                    width=0.43, gap=0.001)
+        _text_block(
+            fig, 0.06 + 0.46 * col, 0.34, [(n, 7.5, "normal") for n in chunk], width=0.43, gap=0.001
+        )
     return fig
 
 
 def _can_figure(texts: BuildTexts, geo: _Geo, page: CanPage) -> Figure:
     fig = _page()
-    fig.text(0.06, 0.968, _wrap(f"CAN {page.can_id}: {page.name}", 70), fontsize=14,
-             fontweight="bold", va="top")
-    fig.text(0.06, 0.93, f"Scenario {texts.scenario} - {texts.area}", fontsize=8, va="top",
-             color="#444444")
-    ax = fig.add_axes((0.06, 0.50, 0.88, 0.42))
+    y = _text_block(fig, 0.06, 0.972, [(f"CAN {page.can_id}: {page.name}", 14, "bold")], gap=0)
+    fig.text(
+        0.06,
+        y - 0.002,
+        f"Scenario {texts.scenario} - {texts.area}",
+        fontsize=8,
+        va="top",
+        color="#444444",
+    )
+    ax = fig.add_axes((0.06, 0.50, 0.88, y - 0.52))
     _draw_can_map(ax, geo, page.can_id)
-    fig.text(0.06, 0.495, "Coloured: composite score class (members full colour, "
-             "neighbours faded). Thick navy: this CAN; dashed: wards and other CANs; labels: "
-             "LSOA name and rank.", fontsize=6, va="top", color="#444444")
+    fig.text(
+        0.06,
+        0.495,
+        "Coloured: composite score class (members full colour, "
+        "neighbours faded). Thick navy: this CAN; dashed: wards and other CANs; labels: "
+        "LSOA name and rank.",
+        fontsize=6,
+        va="top",
+        color="#444444",
+    )
     facts = [(f"{k}: {v}", 8, "normal") for k, v in page.facts]
     facts.append((f"Stability: {page.stability}", 8, "normal"))
     if page.override:
@@ -708,22 +844,28 @@ def _can_figure(texts: BuildTexts, geo: _Geo, page: CanPage) -> Figure:
     _text_block(fig, 0.06, 0.475, facts, width=0.40, gap=0.002)
     cx = fig.add_axes((0.72, 0.31, 0.24, 0.15))
     _draw_profile(cx, page, texts.area)
-    fig.text(0.52, 0.478, "Compared with the study area", fontsize=8.5, fontweight="bold",
-             va="top")
+    fig.text(0.52, 0.478, "Compared with the study area", fontsize=8.5, fontweight="bold", va="top")
     _top_table(fig, page, 0.29)
     box = fig.add_axes((0.06, 0.05, 0.88, 0.105))
     box.set_xticks([])
     box.set_yticks([])
-    box.text(0.01, 0.95, "Local comments (where should the boundary change, and why?):",
-             fontsize=8, va="top", transform=box.transAxes)
+    box.text(
+        0.01,
+        0.95,
+        "Local comments (where should the boundary change, and why?):",
+        fontsize=8,
+        va="top",
+        transform=box.transAxes,
+    )
     for yy in (0.62, 0.40, 0.18):
         box.axhline(yy, xmin=0.01, xmax=0.99, color="#bbbbbb", linewidth=0.5)
     return fig
 
 
 def _top_table(fig: Figure, page: CanPage, top: float) -> None:
-    fig.text(0.06, top, "Most stressed LSOAs of this CAN", fontsize=8.5, fontweight="bold",
-             va="top")
+    fig.text(
+        0.06, top, "Most stressed LSOAs of this CAN", fontsize=8.5, fontweight="bold", va="top"
+    )
     header = ["LSOA", "Name", "Ward", "Score", "Rank", "Decile"]
     xs = [0.06, 0.19, 0.40, 0.70, 0.79, 0.88]
     y = top - 0.02
@@ -753,10 +895,22 @@ def _methods(texts: BuildTexts) -> Figure:
     lines += [(p, 8.5, "normal") for p in texts.method]
     lines.append(("Sources", 11, "bold"))
     for s in texts.sources:
-        lines.append((f"- {s['publisher']}: {s['title']} (reference date {s['reference_date']};"
-                      f" files {s['files']})", 7.5, "normal"))
-    lines.append((f"Made with canrank {texts.canrank_version}; the build's manifest.json "
-                  "records the checksum of every input.", 7.5, "normal"))
+        lines.append(
+            (
+                f"- {s['publisher']}: {s['title']} (reference date {s['reference_date']};"
+                f" files {s['files']})",
+                7.5,
+                "normal",
+            )
+        )
+    lines.append(
+        (
+            f"Made with canrank {texts.canrank_version}; the build's manifest.json "
+            "records the checksum of every input.",
+            7.5,
+            "normal",
+        )
+    )
     _text_block(fig, 0.06, 0.95, lines, gap=0.006)
     return fig
 
@@ -770,15 +924,16 @@ def _figures(build: Build, texts: BuildTexts, pages: list[CanPage]) -> Iterator[
     yield _methods(texts)
 
 
-def render_pdf(build: Build, path: Path, *, texts: BuildTexts | None = None,
-               pages: list[CanPage] | None = None) -> int:
+def render_pdf(
+    build: Build, path: Path, *, texts: BuildTexts | None = None, pages: list[CanPage] | None = None
+) -> int:
     """Write the PDF pack to ``path`` (identical bytes for identical builds); return pages."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     texts = texts or build_texts(build)
     pages = can_pages(build) if pages is None else pages
     total = len(pages) + 3
-    with PdfPages(path, metadata=PDF_METADATA) as pdf:
+    with _plain_text(), PdfPages(path, metadata=PDF_METADATA) as pdf:
         for n, fig in enumerate(_figures(build, texts, pages), start=1):
             _footer(fig, texts, n, total)
             pdf.savefig(fig)
@@ -788,6 +943,15 @@ def render_pdf(build: Build, path: Path, *, texts: BuildTexts | None = None,
 # --------------------------------------------------------------------------------------------
 # HTML: the same content, self-contained
 # --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _plain_text() -> Iterator[None]:
+    """Draw every text literally: a name holding ``$`` is not mathtext (nor an error)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        yield
 
 
 def _png(fig: Figure, dpi: int = 110) -> str:
@@ -845,8 +1009,9 @@ def _facts_table(rows: Sequence[tuple[str, str]]) -> str:
 
 
 def _top_html(page: CanPage) -> str:
-    head = "".join(f"<th scope='col'>{_e(c)}</th>" for c in
-                   ("LSOA", "Name", "Ward", "Score", "Rank", "Decile"))
+    head = "".join(
+        f"<th scope='col'>{_e(c)}</th>" for c in ("LSOA", "Name", "Ward", "Score", "Rank", "Decile")
+    )
     rows = []
     for r in page.top.itertuples(index=False):
         rows.append(
@@ -869,11 +1034,17 @@ def _profile_html(page: CanPage) -> str:
     return f"<table><thead>{head}</thead><tbody>{rows}</tbody></table>"
 
 
-def render_html(build: Build, path: Path, *, texts: BuildTexts | None = None,
-                pages: list[CanPage] | None = None) -> None:
+def render_html(
+    build: Build, path: Path, *, texts: BuildTexts | None = None, pages: list[CanPage] | None = None
+) -> None:
     """Write the pack as one self-contained HTML page (images inline, every text escaped)."""
     texts = texts or build_texts(build)
     pages = can_pages(build) if pages is None else pages
+    with _plain_text():
+        _write_html(build, path, texts, pages)
+
+
+def _write_html(build: Build, path: Path, texts: BuildTexts, pages: list[CanPage]) -> None:
     geo = _prepare_geo(build)
     foot = f"<footer>{_e(texts.attribution)}</footer>"
     parts = [
@@ -896,22 +1067,34 @@ def render_html(build: Build, path: Path, *, texts: BuildTexts | None = None,
         ),
         "</tbody></table><h3>Proxies</h3><ul>",
         *(f"<li>{_e(p)}</li>" for p in texts.proxies),
-        "" if texts.proxies else
-        "<li>None: every indicator uses its own published source.</li>",
+        "" if texts.proxies else "<li>None: every indicator uses its own published source.</li>",
         "</ul><h3>Rules the CANs follow</h3><ul>",
         *(f"<li>{_e(r)}</li>" for r in texts.rules),
         "</ul>",
     ]
     if texts.warnings:
-        parts += ["<h3>Warnings from the build</h3><ul>",
-                  *(f"<li>{_e(w)}</li>" for w in texts.warnings), "</ul>"]
-    parts += [foot, "</section>", "<section id='overview'>",
-              f"<h2>Overview: the {len(pages)} proposed CANs</h2>",
-              f"<img alt='Map of the study area with the {len(pages)} CANs outlined' "
-              f"src='{_overview_png(geo)}'>", "<ol>",
-              *(f"<li value='{p.can_id}'><a href='#can-{p.can_id}'>{_e(p.name)}</a> - "
-                f"{p.population:,} residents</li>" for p in pages),
-              "</ol>", foot, "</section>"]
+        parts += [
+            "<h3>Warnings from the build</h3><ul>",
+            *(f"<li>{_e(w)}</li>" for w in texts.warnings),
+            "</ul>",
+        ]
+    parts += [
+        foot,
+        "</section>",
+        "<section id='overview'>",
+        f"<h2>Overview: the {len(pages)} proposed CANs</h2>",
+        f"<img alt='Map of the study area with the {len(pages)} CANs outlined' "
+        f"src='{_overview_png(geo)}'>",
+        "<ol>",
+        *(
+            f"<li value='{p.can_id}'><a href='#can-{p.can_id}'>{_e(p.name)}</a> - "
+            f"{p.population:,} residents</li>"
+            for p in pages
+        ),
+        "</ol>",
+        foot,
+        "</section>",
+    ]
     for page in pages:
         map_png, chart_png = _can_pngs(geo, page, texts.area)
         facts = [*page.facts, ("Stability", page.stability)]
@@ -938,16 +1121,21 @@ def render_html(build: Build, path: Path, *, texts: BuildTexts | None = None,
             foot,
             "</section>",
         ]
-    parts += ["<section id='method'><h2>Method</h2>",
-              *(f"<p>{_e(p)}</p>" for p in texts.method),
-              "<h3>Sources</h3><table><thead><tr><th>Publisher</th><th>Title</th>"
-              "<th>Reference date</th><th>Files</th></tr></thead><tbody>",
-              *(f"<tr><td>{_e(s['publisher'])}</td><td>{_e(s['title'])}</td>"
-                f"<td>{_e(s['reference_date'])}</td><td>{_e(s['files'])}</td></tr>"
-                for s in texts.sources),
-              "</tbody></table>",
-              f"<p class='muted'>Made with canrank {_e(texts.canrank_version)}.</p>",
-              foot, "</section></body></html>\n"]
+    parts += [
+        "<section id='method'><h2>Method</h2>",
+        *(f"<p>{_e(p)}</p>" for p in texts.method),
+        "<h3>Sources</h3><table><thead><tr><th>Publisher</th><th>Title</th>"
+        "<th>Reference date</th><th>Files</th></tr></thead><tbody>",
+        *(
+            f"<tr><td>{_e(s['publisher'])}</td><td>{_e(s['title'])}</td>"
+            f"<td>{_e(s['reference_date'])}</td><td>{_e(s['files'])}</td></tr>"
+            for s in texts.sources
+        ),
+        "</tbody></table>",
+        f"<p class='muted'>Made with canrank {_e(texts.canrank_version)}.</p>",
+        foot,
+        "</section></body></html>\n",
+    ]
     path.write_text("\n".join(parts), encoding="utf-8")
 
 
@@ -962,14 +1150,19 @@ def write_report(build: Build, folder: Path | None = None) -> tuple[Path, Path]:
 
     if folder is None:
         if build.folder is None:
-            raise InputError("an in-memory build has no folder to write the report into",
-                             hint="write the build first or pass a folder")
+            raise InputError(
+                "an in-memory build has no folder to write the report into",
+                hint="write the build first or pass a folder",
+            )
         folder = Path(build.folder) / "report"
     texts = build_texts(build)
     pages = can_pages(build)
     if not pages:
-        raise InputError("the build has no CANs to report on", file=build.folder,
-                         hint="check the selection rules and rebuild")
+        raise InputError(
+            "the build has no CANs to report on",
+            file=build.folder,
+            hint="check the selection rules and rebuild",
+        )
     if "geometry" not in build.lsoa.columns or build.lsoa.geometry.isna().all():
         raise InputError("the build has no geometry", file=build.folder, hint="rebuild")
     with output_folder(folder, names=["report.pdf", "report.html"]) as tmp:

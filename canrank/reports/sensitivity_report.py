@@ -24,6 +24,7 @@ import pandas as pd
 from canrank import __version__
 from canrank.analysis.sensitivity import (
     MATCH_RULE,
+    WARM_OPTIONS,
     SensitivityResult,
     design_record,
 )
@@ -207,14 +208,16 @@ def plot(result: SensitivityResult, build: Build, path: Path) -> None:
 
     inp = result.inputs
     names = [
-        "\n".join(textwrap.wrap(f"{i}. {n}", 44))
+        "\n".join(textwrap.wrap(f"{i}. {n}", 62))
         for i, n in zip(build.cans["can_id"], build.cans["name"].astype(str), strict=True)
     ]
     fig = Figure(figsize=(8.27, 11.69), dpi=150)
     FigureCanvasAgg(fig)
     fig.suptitle("\n".join(textwrap.wrap(_title(result, build), 110)), fontsize=8)
     has_idx = result.can_st is not None
-    grid = fig.add_gridspec(3 if has_idx else 2, 1, height_ratios=[3, 3, 2] if has_idx else [3, 2])
+    grid = fig.add_gridspec(
+        3 if has_idx else 2, 1, height_ratios=[3.3, 3.3, 1.6] if has_idx else [3, 2]
+    )
     ax = fig.add_subplot(grid[0])
     y = np.arange(inp.n_cans)
     err = np.vstack([result.frequency - result.ci_low, result.ci_high - result.frequency])
@@ -298,6 +301,10 @@ def record(result: SensitivityResult, build: Build, build_sha: str) -> dict[str,
         "method": inp.method,
         "method_note": method,
         "nominal_check": inp.nominal,
+        "selection_options": {
+            **inp.options,
+            **(WARM_OPTIONS if inp.method == "optimal" else {}),
+        },
         "draws_not_proven_optimal": int((result.records["not_proven"] > 0).sum()),
         "match_rule": MATCH_RULE.format(match=result.design.match),
         "intervals": "Wilson score, 95 %",

@@ -35,6 +35,7 @@ from canrank.selection.pricer import PricingGraph
 __all__ = ["IntegerResult", "Master"]
 
 
+
 @njit(cache=True)
 def _column_rows(
     members: np.ndarray,
@@ -251,13 +252,14 @@ class Master:
             float(u[self.row_count]),
         )
 
-    def reduced_costs(self, u: np.ndarray) -> np.ndarray:
-        """Reduced cost of every candidate under ``u`` (the master's own row incidences)."""
-        out = np.empty(len(self.columns))
-        for j, rows in enumerate(self._col_rows):
+    def reduced_costs(self, u: np.ndarray, start: int = 0) -> np.ndarray:
+        """Reduced cost under ``u`` of the candidates from index ``start`` on."""
+        out = np.empty(len(self.columns) - start)
+        for j in range(start, len(self.columns)):
+            rows = self._col_rows[j]
             a = np.ones(len(rows))
             a[-2] = self._col_pop[j]
-            out[j] = self.values[j] - float(a @ u[rows])
+            out[j - start] = self.values[j] - float(a @ u[rows])
         return out
 
     # -- integer master ---------------------------------------------------------------------

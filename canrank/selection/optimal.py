@@ -65,7 +65,7 @@ def select_optimal(
     max_rounds: int = 200,
     columns_per_round: int = 300,
     per_root: int = 3,
-    relative: float = 0.5,
+    delta: float = 1e-4,
     prove_below: float = 0.002,
     proof_max_columns: int = 50_000,
     mip_node_limit: int = 100_000,
@@ -141,7 +141,7 @@ def select_optimal(
 
     master = Master(
         pg, weight, n_open=k_open, borough_cap=cap, n_groups=len(res.groups),
-        separation=rules.separation,
+        separation=rules.separation, delta=delta,
     )
     # initial candidates: greedy's CANs, the warm start's, greedy regions from many seeds
     ok_greedy = valid_columns(pg, greedy_open)
@@ -184,6 +184,7 @@ def select_optimal(
     nodes_total = 0
     roots_at_limit = 0
     rounds = 0
+    improving = True
 
     def consider(u: np.ndarray, maxrc: float) -> float:
         nonlocal best_ub, best_u, best_bu, best_maxrc
@@ -198,7 +199,7 @@ def select_optimal(
         # the previous duals give a valid bound and columns for the new scores at once
         u0 = master.clip(warm_start.duals)
         r0 = price(pg, *master.split(u0), threshold=eps, node_limit=node_limit,
-                   per_root=per_root, relative=relative)
+                   per_root=per_root)
         nodes_total += r0.nodes
         consider(u0, r0.bound)
         master.add(r0.columns[:columns_per_round])
@@ -209,22 +210,24 @@ def select_optimal(
         rounds += 1
         lp_value, u = master.solve_lp()
         result = price(pg, *master.split(u), threshold=eps, node_limit=node_limit,
-                       per_root=per_root, relative=relative)
+                       per_root=per_root)
         nodes_total += result.nodes
         roots_at_limit += result.roots_at_limit
         ub = consider(u, result.bound)
         added = master.add(result.columns[:columns_per_round])
+        improving = added > 0
         lp_total = lp_value + res.fixed_objective
         history.append({
             "round": rounds, "lp": _r(lp_total), "bound": _r(ub), "max_rc": _r(result.bound),
-            "added": added, "nodes": result.nodes, "roots_at_limit": result.roots_at_limit,
+            "added": added, "nodes": result.nodes,
+            "roots_at_limit": result.roots_at_limit,
         })
         if progress is not None:
             progress({"stage": "column generation", "round": rounds, "objective": lp_total,
                       "bound": best_ub, "gap": (best_ub - lp_total) / best_ub})
-        if added == 0:
+        if not improving:
             break
-    converged = bool(history) and history[-1]["added"] == 0
+    converged = bool(history) and not improving
     details.update({
         "rounds": rounds,
         "converged": converged,

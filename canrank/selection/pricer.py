@@ -280,16 +280,13 @@ def _price_kernel(
     enum_all: bool,
     per_root: int,
     max_records: int,
-    relative: float,
 ) -> tuple[
     float, np.ndarray, np.ndarray, np.ndarray, int, int, int, bool
 ]:  # pragma: no cover - compiled
     """The branch and bound over all roots (see the module docstring).
 
-    Maximum mode (``enum_all`` False): per root, sets with rc > max(thr, relative * best rc
-    found so far over all roots, best so far of that root); the last ``per_root``
-    improvements of each root are returned. A root searched to the end proves its CANs are
-    below that level, itself at most the best found, so the bound stays exact. Enumeration mode:
+    Maximum mode (``enum_all`` False): per root, sets with rc > max(thr, best so far of that
+    root); the last ``per_root`` improvements of each root are returned. Enumeration mode:
     every set with rc >= thr. Returns (bound on max rc, members, member_ptr, rc, nodes,
     roots searched, roots at the node limit, overflow).
     """
@@ -331,7 +328,6 @@ def _price_kernel(
     out_ptr = [0]
     out_rc = []
     bound = thr
-    gbest = thr
     nodes_total = 0
     searched = 0
     n_limit = 0
@@ -366,8 +362,6 @@ def _price_kernel(
         ist[1] = -1
         ist[2] = 0
         best = thr
-        if not enum_all and relative * gbest > best:
-            best = relative * gbest
         found = False
         root_ub = -np.inf
         nodes = 0
@@ -487,8 +481,6 @@ def _price_kernel(
             rb = best if found else thr
         if rb > bound:
             bound = rb
-        if found and best > gbest:
-            gbest = best
         n_rec = len(loc_rc)
         first = 0 if enum_all else max(0, n_rec - per_root)
         for q in range(first, n_rec):
@@ -526,7 +518,6 @@ def price(
     enumerate_all: bool = False,
     per_root: int = 3,
     max_records: int = 1_000_000,
-    relative: float = 0.0,
 ) -> PricingResult:
     """Price exactly: the best CANs with ``rc > threshold``, or every one with ``rc >= threshold``.
 
@@ -534,9 +525,7 @@ def price(
     conflict dual when CANs may touch), ``u_edge`` the edge duals (zeros when CANs may touch),
     ``rho`` the borough duals, ``gamma`` the locked-group duals and ``mu`` the count dual.
     The returned ``bound`` is at least ``threshold`` and at least the reduced cost of every
-    valid CAN; it is exact when no root reached ``node_limit``. ``relative`` (0-1) skips
-    columns below that fraction of the best reduced cost found so far (fewer, better columns,
-    much less search; the bound stays exact).
+    valid CAN; it is exact when no root reached ``node_limit``.
     """
     bound, mem, ptr, rcs, nodes, searched, n_limit, overflow = _price_kernel(
         pg.indptr,
@@ -560,7 +549,6 @@ def price(
         bool(enumerate_all),
         int(per_root),
         int(max_records),
-        float(relative),
     )
     cols = [np.sort(mem[ptr[q] : ptr[q + 1]]) for q in range(len(rcs))]
     order = np.argsort(-rcs, kind="mergesort")
