@@ -14,13 +14,11 @@ __all__ = ["map_inputs", "map_notes", "write_build_map", "write_build_static"]
 
 
 def map_notes(build: Build) -> list[str]:
-    """Notes a map of a build shows: proxies and local-knowledge overrides."""
+    """Notes a map of a build shows besides its proxies (which the map specification adds
+    itself): the local-knowledge overrides."""
     from canrank.overrides import override_map_notes
 
-    notes = [f"Proxy: {p}" for p in build.scenario.proxies]
-    if build.overrides:
-        notes += override_map_notes(build.overrides)
-    return notes
+    return override_map_notes(build.overrides) if build.overrides else []
 
 
 def map_inputs(build: Build) -> tuple[Any, Any, Any]:

@@ -137,8 +137,15 @@ class SelectionConfig(_Strict):
     min_member_score: float | None = None
     method: Literal["greedy", "optimal"] = "greedy"
     seeds: int = Field(200, ge=1)
-    time_limit_s: float = Field(120.0, gt=0)  # optimal: stop and report the gap after this
-    mip_gap: float = Field(0.005, ge=0, lt=1)  # optimal: relative gap accepted as optimal
+    #: optimal: branch-and-bound nodes per root area per pricing round (deterministic limit;
+    #: a root that reaches it still gives a valid bound)
+    node_limit: int = Field(2_000_000, ge=1)
+    #: optimal: column-generation rounds at most (deterministic limit)
+    max_rounds: int = Field(200, ge=1)
+    #: optimal: safety net only; if reached, the status says "time limit reached"
+    time_limit_s: float = Field(600.0, gt=0)
+    #: ignored since the exact method proves optimality; accepted so older configs still load
+    mip_gap: float = Field(0.0, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _bounds(self) -> SelectionConfig:

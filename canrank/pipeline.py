@@ -26,6 +26,7 @@ from canrank.config import load_config
 from canrank.contiguity import Contiguity
 from canrank.describe import can_table, lsoa_columns
 from canrank.manifest import build_manifest, run_record
+from canrank.maps.palettes import check_palette
 from canrank.overrides import can_override_notes, load_overrides
 from canrank.problem import build_problem, select_cans
 from canrank.ranking import rank_study
@@ -82,6 +83,7 @@ def build(
     with timer.stage("config"):
         config = load_config(config_path)
         resolved = config.resolve(scenario, area=area, strict=strict, **selection_overrides)
+        check_palette(resolved.map.palette)  # a config error now, not after the whole build
         local = load_overrides(overrides) if overrides is not None else None
     mirror_path = Path(mirror) if mirror else None
     study = prepare_study(

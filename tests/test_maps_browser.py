@@ -299,7 +299,7 @@ def test_controls_are_reachable_by_keyboard(city_map: Path) -> None:
         assert page.evaluate("canrankMaps[0].measure") == 1
         assert "Colour: IMD" in page.inner_text(".canrank-legend")
         # "About this map" leads to the method, the dates and the attribution, as text.
-        page.click("text=About this map")
+        page.click(".canrank-panel .canrank-link >> text=About this map")
         about = page.locator("#canrank-1-about")
         assert about.is_visible() and about.bounding_box()["y"] < 900
         text = about.inner_text()
@@ -307,7 +307,7 @@ def test_controls_are_reachable_by_keyboard(city_map: Path) -> None:
         assert all(part in text for part in ATTRIBUTION)
         table = page.locator(".canrank-can-table")
         assert table.locator("tbody tr").count() == 12
-        assert "of 960" in table.inner_text() and "CANs are numbered by" in page.inner_text(
+        assert "of 960" in table.inner_text() and "CANs are numbered " in page.inner_text(
             "#canrank-1-cans"
         )
         page.locator(".canrank-linkbutton >> nth=6").click()  # "show on the map"
@@ -404,7 +404,7 @@ def test_compare_highlights_exactly_the_given_matches(tmp_path: Path, size: str)
     rule = "Paired one to one by most shared areas (test rule)."
     write_compare_map(
         (lsoa_a, cans_a, spec()),
-        (lsoa_b, cans_b, spec(title="Other")),
+        (lsoa_b, cans_b, spec(title="Other", texts=HOSTILE)),  # markup in B's texts
         matches,
         rule,
         path,
@@ -425,6 +425,16 @@ def test_compare_highlights_exactly_the_given_matches(tmp_path: Path, size: str)
         )
         assert plain == [2, 2]
         assert rule in page.inner_text("body")
+        shown = [t for t in page.locator(".canrank-attribution").all() if t.is_visible()]
+        assert shown and all(part in shown[-1].inner_text() for part in ATTRIBUTION)
+        hint = page.inner_text("#canrank-1-panel .canrank-compare-hint")
+        assert "no match in B: 1 of 3 CANs" in hint  # visible with the key closed
+        assert (
+            page.evaluate(
+                "document.querySelectorAll('img[src=\"x\"], [onerror], [onload], iframe').length"
+            )
+            == 0
+        )
         rects = page.evaluate(
             "canrankMaps.map(c => { const r = c.map.getContainer().getBoundingClientRect(); "
             "return [r.width, r.height]; })"

@@ -104,7 +104,7 @@ def test_csv_overrides(problem, tmp_path: Path) -> None:
         ),
         ("lock: [E01000000]\n", "must be a mapping"),
         ("shuffle: []\n", "unknown key"),
-        ("lock:\n  - {lsoa: E01000000\n", "not valid YAML"),
+        ("lock:\n  - {lsoa: E01000000\n", "YAML"),
     ],
 )
 def test_bad_overrides_are_config_errors(problem, tmp_path: Path, text: str, message: str) -> None:

@@ -181,7 +181,7 @@ def test_deterministic_and_details_json() -> None:
     assert "second" not in text and "time_limit_s" not in text
     for key in ("rounds", "columns", "proof", "greedy_objective"):
         assert key in a.details
-    assert "warm_start" not in repr(a)
+    assert "WarmStart(" not in repr(a)
 
 
 def test_progress_is_reported_each_round() -> None:

@@ -120,6 +120,7 @@ def test_pricer_matches_brute_force(seed: int) -> None:
         want = {s for s, rc in rcs.items() if rc >= thr - 1e-7}
         assert got == want
         assert enum.complete
+        assert enum.bound == pytest.approx(max(best, thr), abs=1e-6)
 
 
 def test_node_limit_keeps_a_valid_bound() -> None:

@@ -373,6 +373,23 @@ def test_precision_stops_at_a_deterministic_boundary(mini_greedy) -> None:
     assert before.widest >= 0.45
 
 
+def test_precision_run_resumes_from_parts_of_another_batching(mini_greedy, tmp_path) -> None:
+    store = tmp_path / "draws"
+    run_sensitivity(mini_greedy, draws=16, seed=4, workers=1, batch_size=16, checkpoint=store)
+    res = run_sensitivity(
+        mini_greedy,
+        draws=40,
+        seed=4,
+        workers=1,
+        precision=0.45,
+        check_every=10,
+        checkpoint=store,
+        batch_size=4,
+    )
+    plain = run_sensitivity(mini_greedy, draws=res.draws, seed=4, workers=1)
+    _same(res, plain)
+
+
 def test_report_names_the_builds_cans_and_escapes_text(mini, mini_exact, tmp_path: Path) -> None:
     _study, build = mini
     cans = build.cans.copy()

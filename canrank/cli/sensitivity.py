@@ -51,7 +51,9 @@ def sensitivity(
     check_every: Annotated[
         int, typer.Option(metavar="N", help="Draws between --precision checks.")
     ] = 50,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same results).")] = 1,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Random seed (same seed, same results).")
+    ] = 1,
     method: Annotated[
         str | None,
         typer.Option(
@@ -64,9 +66,12 @@ def sensitivity(
         str,
         typer.Option(metavar="KIND", help="Weight factor: uniform (±spread), dirichlet or fixed."),
     ] = "uniform",
-    spread: Annotated[float, typer.Option(help="Uniform weights: ±share of each weight.")] = 0.25,
+    spread: Annotated[
+        float, typer.Option(metavar="S", help="Uniform weights: ±share of each weight.")
+    ] = 0.25,
     concentration: Annotated[
-        float, typer.Option(help="Dirichlet concentration (higher = closer to nominal).")
+        float,
+        typer.Option(metavar="C", help="Dirichlet concentration (higher = closer to nominal)."),
     ] = 50.0,
     normalisations: Annotated[
         str,

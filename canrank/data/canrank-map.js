@@ -73,10 +73,12 @@
   NS.start = function () {
     var cfgNode = document.getElementById("canrank-page");
     if (!cfgNode) return;
+    if (window.performance && performance.mark) performance.mark("canrank-start");
     var P = JSON.parse(cfgNode.textContent);
     var G = readJson(P.geometry);
     P.maps.forEach(function (m, idx) { NS.create(G, readJson(m.view), m, idx, P); });
     if (window.canrankMaps.length === 2) NS.sync(window.canrankMaps[0].map, window.canrankMaps[1].map);
+    if (window.performance && performance.mark) performance.mark("canrank-ready");
     document.documentElement.setAttribute("data-canrank-ready", "1");
   };
 
@@ -104,8 +106,16 @@
     map.getPane("canrank-leaders").style.pointerEvents = "none";
     ctx.fitBounds = boundsOf(G.bounds);
     map.fitBounds(ctx.fitBounds, { animate: false, padding: [4, 4] });
+    /* The panels first (cheap to measure while the map is empty), then one fit that keeps the
+     * expanded key off the area on a wide screen, then the layers. */
+    L.control.zoom({ position: "bottomright" }).addTo(map);
+    buildChrome(ctx);
+    var pad = panelPadding(ctx);
+    map.fitBounds(ctx.fitBounds, {
+      animate: false, paddingTopLeft: [pad.left, Math.max(4, pad.top - 40)],
+      paddingBottomRight: [4, Math.max(4, pad.bottom - 40)]
+    });
     ctx.z0 = map.getZoom();
-
     NS.lsoaLayer(ctx).addTo(map);
     NS.boroughLayer(ctx).addTo(map);
     NS.wardLayer(ctx);
@@ -115,16 +125,7 @@
       g.eachLayer(function (l) { var p = l.getElement(); if (p) p.setAttribute("tabindex", "-1"); });
     });
     NS.canLabels(ctx).addTo(map);
-    L.control.zoom({ position: "bottomright" }).addTo(map);
-    buildChrome(ctx);
     buildTextAlternative(ctx);
-    /* Refit so that the expanded key does not cover the area on a wide screen. */
-    var pad = panelPadding(ctx);
-    map.fitBounds(ctx.fitBounds, {
-      animate: false, paddingTopLeft: [pad.left, Math.max(4, pad.top - 40)],
-      paddingBottomRight: [4, Math.max(4, pad.bottom - 40)]
-    });
-    ctx.z0 = Math.min(ctx.z0, map.getZoom());
     map.on("zoomend", function () { zoomVisibility(ctx); });
     map.on("zoomend moveend resize", function () { layoutLabels(ctx); });
     map.on("popupopen", function (e) { ctx.popupOpen = e.popup; });
@@ -351,15 +352,16 @@
     if (!map.hasLayer(ctx.layers.labels)) { ctx.layers.leaders.clearLayers(); ctx.labelLayout = []; return; }
     ctx.layers.leaders.clearLayers();
     var size = map.getSize(), items = [];
+    /* All writes, then all reads: one layout, not one per label. */
     ctx.V.cans.forEach(function (c) {
-      var m = ctx.labelMarkers[c.id], icon = m.getElement();
+      var icon = ctx.labelMarkers[c.id].getElement();
       if (!icon) return;
       var node = icon.firstChild;
       node.style.left = "0px";
       node.style.top = "0px";
-      var a = map.latLngToContainerPoint([c.label[1], c.label[0]]);
-      items.push({ c: c, node: node, a: a, w: node.offsetWidth, h: node.offsetHeight });
+      items.push({ c: c, node: node, a: map.latLngToContainerPoint([c.label[1], c.label[0]]) });
     });
+    items.forEach(function (it) { it.w = it.node.offsetWidth; it.h = it.node.offsetHeight; });
     var anchors = items.map(function (it) { return [it.a.x - 4, it.a.y - 4, it.a.x + 4, it.a.y + 4]; });
     var placed = [], layout = [];
     items.forEach(function (it, n) {
@@ -634,6 +636,11 @@
     toggle.setAttribute("aria-controls", pre + "panel-body");
     var title = add(head, el(ctx.idx === 0 ? "h1" : "h2", "canrank-title", V.title));
     title.id = pre + "title";
+    if (ctx.compare) {
+      var nChanged = V.cans.filter(function (c) { return c.changed; }).length;
+      add(panel, el("p", "canrank-compare-hint", "Pink dashed = no match in " + (V.other_short || V.other) +
+        ": " + nChanged + " of " + V.cans.length + " CANs"));
+    }
     var body = add(panel, el("div", "canrank-panel-body"));
     body.id = pre + "panel-body";
     if (ctx.compare && V.compare_note) add(body, el("p", "canrank-compare-note", V.compare_note));

@@ -100,6 +100,7 @@ def compare_page(
             other=f"scenario {other}",
         )
         view["title"] = f"{'AB'[len(views)]}: {spec.title}"
+        view["other_short"] = "BA"[len(views)]
         views.append(view)
     title = f"Comparison: scenario {spec_a.scenario} and scenario {spec_b.scenario}"
     return render_page(title, geometry_payload(prep), views)

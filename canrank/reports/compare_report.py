@@ -197,6 +197,8 @@ def _write_maps(
                 matches=pair_matches(p),
                 rule=MATCH_RULE,
                 path=folder / name,
+                boroughs=getattr(results[p.a], "boroughs", None),
+                wards=getattr(results[p.a], "wards", None),
             )
         except CanrankError as exc:
             maps[(p.a, p.b)] = f"skipped ({exc.message})"

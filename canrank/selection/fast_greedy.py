@@ -28,7 +28,9 @@ try:  # pragma: no cover - exercised either way depending on the environment
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
 
-    def njit(*_args: Any, **_kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def njit(  # type: ignore[no-redef]
+        *_args: Any, **_kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Stand-in for ``numba.njit``: return the Python function unchanged."""
         return lambda func: func
 

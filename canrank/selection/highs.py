@@ -118,6 +118,7 @@ def solve_highs(
     solution = h.getSolution()
     x = np.asarray(solution.col_value) if has_x else None
     objective = float(info.objective_function_value) if has_x else None
+    bound: float | None
     if is_mip:
         bound = float(info.mip_dual_bound)
         if not math.isfinite(bound):

@@ -52,7 +52,7 @@ def _column_rows(
     """Conflict, borough and group rows of each column (CSR: rows, row_ptr), sorted per column."""
     stamp_e = np.full(max(n_edges, 1), -1, np.int64)
     stamp_b = np.full(max(n_boroughs, 1), -1, np.int64)
-    out = []
+    out = []  # type: ignore[var-annotated]
     out_ptr = np.zeros(ptr.shape[0], np.int64)
     for c in range(ptr.shape[0] - 1):
         start = len(out)

@@ -63,9 +63,12 @@ def select_optimal(
     pool_seeds: int = 1500,
     node_limit: int = 2_000_000,
     max_rounds: int = 200,
-    columns_per_round: int = 300,
+    columns_per_round: int = 2000,
     per_root: int = 3,
     delta: float = 1e-4,
+    all_positive: bool = True,
+    stop_gap: float = 0.0,
+    round_records: int = 20_000,
     prove_below: float = 0.002,
     proof_max_columns: int = 50_000,
     mip_node_limit: int = 100_000,
@@ -78,11 +81,14 @@ def select_optimal(
     """The optimal selection with a proof, or the best found with a proven bound.
 
     ``node_limit`` caps each root's branch and bound per pricing round and ``max_rounds`` the
-    column-generation rounds; ``prove_below`` is the largest relative gap at which the
-    reduced-cost proof is attempted and ``proof_max_columns`` caps the CANs it may enumerate;
-    ``mip_node_limit`` caps the integer master's branch and bound. ``warm_start`` (from a
-    previous :class:`Selection` on the same graph, populations, boroughs and rules) seeds the
-    candidates and the first duals, so re-solving with new scores is fast. ``greedy`` is the
+    column-generation rounds. Each round adds up to ``columns_per_round`` candidates, best
+    first: every CAN with a positive reduced cost (``all_positive``, at most ``round_records``
+    listed) or the ``per_root`` best found from each root. ``prove_below`` is the largest
+    relative gap at which the reduced-cost proof is attempted and ``proof_max_columns`` caps
+    the CANs it may enumerate; ``mip_node_limit`` caps the integer master's branch and bound.
+    ``warm_start`` (from a previous :class:`Selection` on the same graph, populations,
+    boroughs and rules) seeds the candidates and the first duals, so re-solving with new
+    scores is fast. ``greedy`` is the
     greedy selection if already computed. ``progress`` is called once per round with
     ``{"stage", "round", "objective", "bound", "gap"}``. ``mip_gap`` is accepted for older
     configurations and ignored (the method proves optimality instead).
@@ -156,7 +162,8 @@ def select_optimal(
     grow_free = allowed & (res.group_of < 0)
     order = np.lexsort((np.arange(g.n), -problem.score))
     grown = []
-    for seed in [int(i) for i in order if grow_free[i]][:pool_seeds]:
+    n_seeds = pool_seeds if warm_cols == 0 else 0  # a warm start already has candidates
+    for seed in [int(i) for i in order if grow_free[i]][:n_seeds]:
         region = grow_region(problem, seed, grow_free, res.load, adjacency)
         if region is not None:
             grown.append(np.asarray(region, dtype=np.int64))
@@ -210,7 +217,8 @@ def select_optimal(
         rounds += 1
         lp_value, u = master.solve_lp()
         result = price(pg, *master.split(u), threshold=eps, node_limit=node_limit,
-                       per_root=per_root)
+                       per_root=per_root, enumerate_all=all_positive,
+                       max_records=round_records)
         nodes_total += result.nodes
         roots_at_limit += result.roots_at_limit
         ub = consider(u, result.bound)
@@ -227,6 +235,8 @@ def select_optimal(
                       "bound": best_ub, "gap": (best_ub - lp_total) / best_ub})
         if not improving:
             break
+        if best_ub - lp_total <= stop_gap * abs(best_ub):
+            break  # close enough for the proof (deterministic: a computed gap, not the clock)
     converged = bool(history) and not improving
     details.update({
         "rounds": rounds,
@@ -243,9 +253,17 @@ def select_optimal(
         for c in greedy_open:
             start_x[_index(master, c)] = 1.0
     remaining = max(deadline - time.perf_counter(), 0.1)
+    # only candidates that can be in a selection better than greedy's (same argument as the
+    # proof below): the optimum over the pool, from a much smaller model
+    subset = None
+    if best_u is not None and greedy_usable:
+        thr_g = (greedy.objective - res.fixed_objective) - best_bu - (k_open - 1) * best_maxrc
+        subset = np.flatnonzero(master.reduced_costs(best_u) >= thr_g - eps)
+        subset = np.union1d(subset, np.flatnonzero(start_x > 0.5))
     mip = master.solve_integer(start_x if greedy_usable else None, node_limit=mip_node_limit,
-                               time_limit_s=remaining)
+                               time_limit_s=remaining, columns=subset)
     cans: list[np.ndarray]
+    incumbent: np.ndarray | None
     if mip.chosen.size == k_open and mip.objective + res.fixed_objective >= \
             greedy.objective - 1e-9:
         cans = [master.columns[j] for j in mip.chosen] + fixed_cans
@@ -254,8 +272,10 @@ def select_optimal(
         cans = list(greedy.cans)
         incumbent = np.array([_index(master, c) for c in greedy_open]) if greedy_usable else None
     z = problem.objective(cans)
-    details["integer_master"] = {"status": mip.status, "columns": len(master.columns),
-                                 "objective": _r(z)}
+    details["integer_master"] = {
+        "status": mip.status, "objective": _r(z),
+        "columns": len(master.columns) if subset is None else len(subset),
+    }
     if progress is not None:
         progress({"stage": "integer master", "round": rounds, "objective": z,
                   "bound": best_ub, "gap": (best_ub - z) / best_ub})
@@ -281,8 +301,14 @@ def select_optimal(
             if incumbent is not None:
                 start2[incumbent] = 1.0
             remaining = max(deadline - time.perf_counter(), 0.1)
+            # a better selection uses only candidates with rc >= thr, all now in the pool
+            subset2 = np.flatnonzero(master.reduced_costs(best_u) >= thr - eps)
+            if incumbent is not None:
+                subset2 = np.union1d(subset2, incumbent)
             mip2 = master.solve_integer(start2 if incumbent is not None else None,
-                                        node_limit=mip_node_limit, time_limit_s=remaining)
+                                        node_limit=mip_node_limit, time_limit_s=remaining,
+                                        columns=subset2)
+            proof["master_columns"] = len(subset2)
             proof["master_status"] = mip2.status
             if mip2.chosen.size == k_open and mip2.objective + res.fixed_objective > z + 1e-9:
                 cans = [master.columns[j] for j in mip2.chosen] + fixed_cans

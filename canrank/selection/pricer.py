@@ -287,7 +287,8 @@ def _price_kernel(
 
     Maximum mode (``enum_all`` False): per root, sets with rc > max(thr, best so far of that
     root); the last ``per_root`` improvements of each root are returned. Enumeration mode:
-    every set with rc >= thr. Returns (bound on max rc, members, member_ptr, rc, nodes,
+    every set with rc >= thr (the bound is then infinite if ``max_records`` cut it short).
+    Returns (bound on max rc, members, member_ptr, rc, nodes,
     roots searched, roots at the node limit, overflow).
     """
     n = pop.shape[0]
@@ -326,7 +327,7 @@ def _price_kernel(
     ist = np.zeros(3, np.int64)
     out_members = []
     out_ptr = [0]
-    out_rc = []
+    out_rc = []  # type: ignore[var-annotated]
     bound = thr
     nodes_total = 0
     searched = 0
@@ -396,6 +397,9 @@ def _price_kernel(
                         rc = fs[0] - mu
                         if enum_all:
                             if rc >= thr:
+                                if rc > best:
+                                    best = rc
+                                    found = True
                                 for t in range(ist[0]):
                                     loc_members.append(s_list[t])
                                 loc_ptr.append(len(loc_members))
@@ -423,10 +427,7 @@ def _price_kernel(
                             break
                     if nodes == 1:
                         root_ub = ub - mu
-                    if enum_all:
-                        prune = ub - mu < thr
-                    else:
-                        prune = ub - mu <= best
+                    prune = ub - mu < thr if enum_all else ub - mu <= best
                 if nodes >= node_limit and not prune:
                     hit = True
                     break
@@ -493,6 +494,8 @@ def _price_kernel(
             out_rc.append(loc_rc[q])
         if overflow:
             break
+    if overflow:
+        bound = np.inf  # an incomplete enumeration proves nothing
     mem = np.empty(len(out_members), np.int64)
     for t in range(len(out_members)):
         mem[t] = out_members[t]
