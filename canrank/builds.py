@@ -260,13 +260,18 @@ def default_build_folder(scenario: str, area: str | None = None) -> Path:
 
 
 def remembered_mirror(folder: Path) -> Path | None:
-    """The mirror the build in ``folder`` was made from, if it still exists."""
-    try:
-        run = json.loads((folder / RUN).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    mirror = run.get("mirror") if isinstance(run, dict) else None
-    return Path(mirror) if mirror and Path(mirror).is_dir() else None
+    """The mirror the build in ``folder`` was made from, else the one a sibling build (another
+    scenario under the same parent folder) was made from, if it still exists: the project
+    remembers where its published files are, so follow-on commands need no ``--mirror``."""
+    for candidate in [folder, *sorted(p for p in folder.parent.glob("*") if p != folder)]:
+        try:
+            run = json.loads((candidate / RUN).read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        mirror = run.get("mirror") if isinstance(run, dict) else None
+        if mirror and Path(mirror).is_dir():
+            return Path(mirror)
+    return None
 
 
 def _file_unchanged(record: dict[str, Any], expected: dict[str, Any]) -> bool | None:
@@ -362,9 +367,8 @@ def load_build(
     previous: dict[str, Any] = {}
     if (folder / MANIFEST).exists():
         previous = _read_json(folder / MANIFEST)
-        run = _read_json(folder / RUN) if (folder / RUN).exists() else {}
-        mirror = mirror or run.get("mirror")
         scenario = scenario or previous.get("scenario")
+    mirror = mirror or remembered_mirror(folder)
     say(f"building {scenario or 'the default scenario'} into {folder}: " + "; ".join(reasons))
     if rebuild is None:
         from canrank.pipeline import build

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -20,7 +21,7 @@ def test_notebook_is_committed_without_outputs() -> None:
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_notebook_executes(mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_executes(mirror: Path, monkeypatch: pytest.MonkeyPatch, london_build) -> None:
     from nbclient import NotebookClient
 
     monkeypatch.setenv("CANRANK_MIRROR", str(mirror))
@@ -37,3 +38,13 @@ def test_notebook_executes(mirror: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     text = "".join(o.get("text", "") for o in outputs)
     assert "data mirror:" in text and "(found)" in text
     assert any("image/png" in o.get("data", {}) for o in outputs)
+    # the notebook's CANs are the published ones: the same names and members as the build
+    from canrank.builds import open_build
+
+    work = Path(re.search(r"builds and outputs: (\S+)", text).group(1))
+    mine = open_build(work / "lcc-2017-proxies", geometry=False)
+    assert mine.can_members() == london_build.can_members()
+    assert mine.cans["name"].tolist() == london_build.cans["name"].tolist()
+    assert "measure how stable the published CANs are under the *greedy*" in "".join(
+        "".join(c.source) for c in nb.cells
+    )

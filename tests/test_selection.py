@@ -37,6 +37,7 @@ def test_greedy_respects_every_rule() -> None:
     p = problem(RULES)
     result = select(p, "greedy")
     assert len(result.cans) == 3
+    assert result.status == "heuristic (greedy)"
     assert validate_selection(p, list(result.cans)) == []
     values = [p.weight[c].sum() for c in result.cans]
     assert values == sorted(values, reverse=True)  # CAN 1 is the best
@@ -70,10 +71,11 @@ def test_min_member_score_and_exclusions() -> None:
     assert not excluded[members].any()
 
 
-def test_infeasible_rules_raise_a_clear_error() -> None:
+@pytest.mark.parametrize("method", ["greedy", "optimal"])
+def test_infeasible_rules_raise_a_clear_error(method: str) -> None:
     rules = SelectionRules(n_cans=5, min_population=3000, max_population=5000, max_per_borough=1)
     with pytest.raises(SelectionError, match="only 3 of 5 CANs") as info:
-        select(problem(rules), "greedy")
+        select(problem(rules), method)
     assert "relax" in str(info.value)
 
 

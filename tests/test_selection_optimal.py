@@ -235,6 +235,16 @@ def test_node_limits_keep_a_valid_bound_and_say_so() -> None:
         assert "bound" in capped.status
 
 
+def test_time_limit_safety_net_says_so() -> None:
+    rules = SelectionRules(n_cans=3, min_population=2000, max_population=3500, max_per_borough=2)
+    p = random_grid_problem(2, rules, 6, 7)
+    result = select(p, "optimal", time_limit_s=1e-9)
+    assert result.status.startswith("time limit reached (bound ")
+    assert result.details["time_limit_reached"] is True
+    assert np.isfinite(result.upper_bound) and result.upper_bound >= result.objective
+    assert validate_selection(p, list(result.cans)) == []
+
+
 def test_all_cans_fixed() -> None:
     rules = SelectionRules(n_cans=1, min_population=2500, max_population=4200)
     p = random_grid_problem(0, rules, 4, 5)

@@ -463,7 +463,7 @@ def test_london_exact_nominal_reproduces_and_draws_are_proven(london_build, lond
     assert london_build.selection.method == "optimal"
     if london_build.selection.status == "proven optimal":  # a build that hit its time limit
         assert inp.nominal["reproduces_published_cans"] is True  # may differ, and says so
-    res = run_sensitivity(inp, draws=3, seed=2017, workers=1)
+    res = run_sensitivity(inp, draws=2, seed=2017, workers=1)
     assert (res.records["n_cans"] == 15).all()
     proven = res.records["status"] == "proven optimal"
     assert np.array_equal(res.records["not_proven"], (~proven).astype(np.int64))

@@ -68,6 +68,7 @@ def select_optimal(
     delta: float = 1e-4,
     all_positive: bool = True,
     stop_gap: float = 0.0,
+    price_warm_duals: bool = False,
     round_records: int = 20_000,
     prove_below: float = 0.002,
     proof_max_columns: int = 50_000,
@@ -87,8 +88,11 @@ def select_optimal(
     relative gap at which the reduced-cost proof is attempted and ``proof_max_columns`` caps
     the CANs it may enumerate; ``mip_node_limit`` caps the integer master's branch and bound.
     ``warm_start`` (from a previous :class:`Selection` on the same graph, populations,
-    boroughs and rules) seeds the candidates and the first duals, so re-solving with new
-    scores is fast. ``greedy`` is the
+    boroughs and rules) seeds the candidates, so re-solving with new scores is faster; with
+    ``price_warm_duals`` its duals are priced first under the new scores (a valid bound before
+    the first LP; measured slower on London, so off by default).
+    ``stop_gap`` ends column generation once the bound is within that relative gap of the LP
+    (0: run to convergence). ``greedy`` is the
     greedy selection if already computed. ``progress`` is called once per round with
     ``{"stage", "round", "objective", "bound", "gap"}``. ``mip_gap`` is accepted for older
     configurations and ignored (the method proves optimality instead).
@@ -125,6 +129,11 @@ def select_optimal(
                duals: np.ndarray | None) -> Selection:
         cans = sorted(cans, key=lambda c: (-float(weight[c].sum()), int(c.min())))
         objective = problem.objective(cans)
+        if not math.isfinite(upper):  # stopped before any round: the knapsack bound
+            from canrank.selection.bounds import knapsack_bound
+
+            upper = knapsack_bound(problem)
+            status = status_text(objective, upper, proven=False, time_limit=True)
         upper = max(upper, objective)
         ws = None
         if master is not None:
@@ -201,7 +210,7 @@ def select_optimal(
             best_ub, best_u, best_bu, best_maxrc = ub, u, bu, max(0.0, maxrc)
         return ub
 
-    if warm_start is not None and warm_start.duals is not None \
+    if price_warm_duals and warm_start is not None and warm_start.duals is not None \
             and len(warm_start.duals) == master.n_rows:
         # the previous duals give a valid bound and columns for the new scores at once
         u0 = master.clip(warm_start.duals)
