@@ -307,3 +307,16 @@ def random_grid_problem(
                           for c in range(cols)]),
         rules=rules,
     )
+
+
+def cli_build(study: MiniStudy, out: Path | str, *extra: str, catch: bool = False):
+    """``canrank build`` of a written miniature study into ``out`` through the CLI (quiet,
+    with the study's own raw folder); returns typer's ``Result``."""
+    from typer.testing import CliRunner
+
+    from canrank.cli import app
+
+    args = ["build", "--config", str(study.config), "--out", str(out)]
+    args += ["--raw-dir", str(study.root / "raw"), "--quiet", *extra]
+    return CliRunner().invoke(app, args, catch_exceptions=catch)
+

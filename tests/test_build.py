@@ -22,7 +22,7 @@ from canrank.selection import validate_selection
 from canrank.sources import CATALOGUE
 
 from conftest import london_build_args
-from synthetic import write_study
+from synthetic import cli_build, write_study
 
 runner = CliRunner()
 OUTPUTS = ("lsoa.csv", "cans.csv", "canrank.gpkg", "map.html", "manifest.json")
@@ -186,17 +186,7 @@ def test_missing_sources_are_listed_before_any_work(mirror: Path, tmp_path: Path
 
 
 def _build_mini(study, out: Path, *extra: str):
-    return _cli(
-        "build",
-        "--config",
-        str(study.config),
-        "--out",
-        str(out),
-        "--raw-dir",
-        str(study.root / "raw"),
-        "--quiet",
-        *extra,
-    )
+    return cli_build(study, out, *extra)
 
 
 def test_mini_build_succeeds(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import canrank.pipeline
 from canrank.builds import build_status, open_build
 from canrank.cli import app
 
-from synthetic import MiniStudy, write_study
+from synthetic import MiniStudy, cli_build, write_study
 
 runner = CliRunner()
 
@@ -25,17 +25,7 @@ def _cli(*args: str):
 
 
 def _build(study: MiniStudy, out: Path, *extra: str):
-    result = _cli(
-        "build",
-        "--config",
-        str(study.config),
-        "--out",
-        str(out),
-        "--raw-dir",
-        str(study.root / "raw"),
-        "--quiet",
-        *extra,
-    )
+    result = cli_build(study, out, *extra)
     assert result.exit_code == 0, result.output
     return open_build(out)
 

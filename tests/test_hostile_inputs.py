@@ -35,7 +35,7 @@ from canrank.loaders.loneliness import read_loneliness
 from canrank.loaders.statxplore import read_grids
 
 from conftest import CONFIG
-from synthetic import file7_frame, grid_boundaries, write_study
+from synthetic import cli_build, file7_frame, grid_boundaries, write_study
 
 LADS = [("E09000001", "Northtown")] * 3 + [("E09000002", "Midtown")] * 3
 CODES = [f"E01{i:06d}" for i in (6, 2, 3, 4, 5, 1)]
@@ -509,22 +509,7 @@ runner = CliRunner()
 
 
 def _build(study, out: Path):
-    from canrank.cli import app
-
-    return runner.invoke(
-        app,
-        [
-            "build",
-            "--config",
-            str(study.config),
-            "--out",
-            str(out),
-            "--raw-dir",
-            str(study.root / "raw"),
-            "--quiet",
-        ],
-        catch_exceptions=False,
-    )
+    return cli_build(study, out)
 
 
 def test_build_with_degrees_labelled_as_metres_fails_fast(tmp_path: Path) -> None:

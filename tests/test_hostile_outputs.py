@@ -43,7 +43,7 @@ from canrank.outputs import (
     write_json,
 )
 
-from synthetic import write_study
+from synthetic import cli_build, write_study
 
 REPO = Path(__file__).resolve().parents[1]
 THESIS = "My thesis, three years of work.\n"
@@ -623,23 +623,7 @@ def _hostile_study(root: Path):
 
 
 def _build(study, out: Path | str, *extra: str):
-    from canrank.cli import app
-
-    return runner.invoke(
-        app,
-        [
-            "build",
-            "--config",
-            str(study.config),
-            "--out",
-            str(out),
-            "--raw-dir",
-            str(study.root / "raw"),
-            "--quiet",
-            *extra,
-        ],
-        catch_exceptions=False,
-    )
+    return cli_build(study, out, *extra)
 
 
 def _is_number(text: str) -> bool:
