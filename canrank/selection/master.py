@@ -205,7 +205,6 @@ class Master:
         idx = np.arange(self.n_rows, dtype=np.int32)
         h.changeColsCost(self.n_rows, idx, self.rhs.astype(float))
         h.changeRowBounds(self._cap_row, -np.inf, np.inf)
-        h.setOptionValue("simplex_strategy", 1)  # new rows: the basis stays dual feasible
         h.run()
         status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
@@ -216,7 +215,6 @@ class Master:
         cost[self.row_count] = 1.0
         h.changeColsCost(self.n_rows, idx, cost)
         h.changeRowBounds(self._cap_row, -np.inf, best + self.delta * max(abs(best), 1.0))
-        h.setOptionValue("simplex_strategy", 4)  # new costs: the basis stays primal feasible
         h.run()
         if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
             u = np.asarray(h.getSolution().col_value, dtype=float)
