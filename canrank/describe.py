@@ -12,7 +12,7 @@ from canrank.config import ResolvedScenario
 from canrank.naming import name_cans
 from canrank.selection import Selection
 
-__all__ = ["can_table", "lsoa_columns", "map_title"]
+__all__ = ["can_table", "lsoa_columns"]
 
 
 def can_table(
@@ -102,14 +102,6 @@ def _can_profiles(
     out = cans.drop(columns="geometry").assign(**extra)
     out["geometry"] = cans.geometry.to_numpy()
     return gpd.GeoDataFrame(out, geometry="geometry", crs=cans.crs)
-
-
-def map_title(sc: ResolvedScenario) -> str:
-    """The map and report title of a scenario."""
-    text = f"canrank: Community Action Neighbourhoods, {sc.area.label}, scenario {sc.name}"
-    if sc.proxies:
-        text += " (uses proxies)"
-    return text
 
 
 def lsoa_columns(ranked: gpd.GeoDataFrame, sc: ResolvedScenario) -> gpd.GeoDataFrame:

@@ -22,7 +22,27 @@ from canrank.contiguity import Contiguity
 from canrank.selection import Selection
 from canrank.study import Study
 
-__all__ = ["build_manifest", "input_files", "run_record", "versions"]
+__all__ = ["OUTPUT_LINES", "build_manifest", "input_files", "run_record", "versions"]
+
+#: One line per file a build writes (the README's table says the same), recorded in the
+#: manifest beside the list of outputs.
+OUTPUT_LINES: dict[str, str] = {
+    "lsoa.csv": "one row per LSOA in rank order: indicators, normalised values, contributions, "
+    "score, rank, decile, national ranks, CAN",
+    "cans.csv": "one row per CAN: name, boroughs, population, members, profile, selection status",
+    "canrank.gpkg": "GeoPackage 1.2: layers lsoa, cans, boroughs, wards (EPSG:27700) with QGIS "
+    "styles (layer_styles) and layer descriptions",
+    "canrank.xlsx": "Excel workbook: CANs, LSOAs, borough and CAN summary measures, sources "
+    "with reference dates, method in words",
+    "contiguity.csv": "the neighbour graph the selection used (lsoa_a, lsoa_b, shared_m)",
+    "map.html": "the consultee map: one self-contained page for desktop and phone",
+    "manifest.json": "this record: configuration, inputs and checksums, selection and proof, "
+    "diagnostics, warnings, versions (identical for identical inputs)",
+    "run.json": "what this run measured: timings, solver seconds, machine, input paths",
+    "overrides.yaml": "the local-knowledge overrides file the build used",
+    "overrides.yml": "the local-knowledge overrides file the build used",
+    "overrides.csv": "the local-knowledge overrides file the build used",
+}
 
 
 def versions() -> dict[str, str]:

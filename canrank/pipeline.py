@@ -25,7 +25,7 @@ from canrank.builds import CONTIGUITY, GPKG, MANIFEST, RUN, Build, contiguity_fr
 from canrank.config import load_config
 from canrank.contiguity import Contiguity
 from canrank.describe import can_table, lsoa_columns
-from canrank.manifest import build_manifest, run_record
+from canrank.manifest import OUTPUT_LINES, build_manifest, run_record
 from canrank.maps.palettes import check_palette
 from canrank.overrides import can_override_notes, load_overrides
 from canrank.problem import build_problem, select_cans
@@ -203,6 +203,7 @@ def _write(
     if ov:
         names.append(ov["copy"])
     build.manifest["outputs"] = sorted([*names, RUN])
+    build.manifest["output_descriptions"] = {n: OUTPUT_LINES[n] for n in build.manifest["outputs"]}
     with output_folder(out_dir, build.manifest["outputs"]) as tmp:
         with timer.stage("write"):
             write_csv(build.lsoa.drop(columns="geometry"), tmp / "lsoa.csv")

@@ -58,6 +58,7 @@ def _method_options(scenario: ResolvedScenario) -> dict[str, Any]:
     sel = scenario.selection
     options: dict[str, Any] = {"seeds": sel.seeds}
     if sel.method == "optimal":
+        options["node_limit"] = sel.node_limit
+        options["max_rounds"] = sel.max_rounds
         options["time_limit_s"] = sel.time_limit_s
-        options["mip_gap"] = sel.mip_gap
     return options

@@ -133,6 +133,10 @@ def test_london_map_declares_proxies(london_build) -> None:
     names = pd.read_csv(london_build.out_dir / "cans.csv")["name"]
     text = html.replace("\\u0026", "&")  # the map's JSON writes & as \u0026
     assert all(n in text for n in names)  # names are data shown via textContent, not HTML
+    # tooltips carry the national context ("of 32,844 in England") beside London's ranks
+    assert '"national":{"n":32844,"imd_rank":[' in html
+    lsoa = pd.read_csv(london_build.out_dir / "lsoa.csv")
+    assert lsoa["imd_rank_england"].between(1, 32_844).all()
 
 
 @pytest.mark.realdata

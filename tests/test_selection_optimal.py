@@ -298,7 +298,7 @@ def test_london_is_proven_optimal_and_beats_greedy(london_problem: SelectionProb
 @pytest.mark.realdata
 def test_can_profiles_compare_with_the_london_median(london_build) -> None:
     cans = london_build.cans
-    for ind in london_build.study.scenario.indicators:
+    for ind in london_build.scenario.indicators:
         ratio = cans[f"{ind.key}_median_ratio"]
         assert (ratio > 1).all(), ind.key  # CANs are more deprived than the median LSOA
         assert np.allclose(ratio, cans[f"{ind.key}_value"] / cans[f"{ind.key}_area_median"])

@@ -139,6 +139,27 @@ def test_enumeration_cap_is_reported() -> None:
     assert len(res.columns) == 3
 
 
+@pytest.mark.parametrize("seed", [0, 1, 4, 7])
+def test_result_is_identical_for_any_thread_count(seed: int) -> None:
+    """Roots are searched on several threads and merged in root order: same output."""
+    _p, pg, net, u_edge, rho, gamma, mu = random_case(seed)
+    cases = [
+        {"threshold": 0.0},
+        {"threshold": -2000.0, "enumerate_all": True},
+        {"threshold": -1e12, "enumerate_all": True, "max_records": 5},  # overflow
+        {"threshold": 0.0, "node_limit": 3},  # node limit
+    ]
+    for kw in cases:
+        ref = price(pg, net, u_edge, rho, gamma, mu, threads=1, **kw)  # type: ignore[arg-type]
+        for threads in (2, 3, 5):
+            got = price(pg, net, u_edge, rho, gamma, mu, threads=threads, **kw)  # type: ignore[arg-type]
+            assert got.bound == ref.bound
+            assert (got.nodes, got.roots_searched, got.roots_at_limit, got.overflow) == (
+                ref.nodes, ref.roots_searched, ref.roots_at_limit, ref.overflow)
+            assert np.array_equal(got.reduced_costs, ref.reduced_costs)
+            assert [c.tolist() for c in got.columns] == [c.tolist() for c in ref.columns]
+
+
 def test_valid_columns_checks_every_rule() -> None:
     rules = SelectionRules(n_cans=1, min_population=2000, max_population=4000)
     p = random_grid_problem(0, rules, 3, 3)

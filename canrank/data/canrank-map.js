@@ -158,6 +158,12 @@
     var line = "Score " + fmt(s.value[i]) + ", " + rankText(ctx, s.rank[i]);
     add(box, el("div", "canrank-tip-score" + (ctx.measure === 0 ? " canrank-current" : ""), line));
     if (d) add(box, el("div", "canrank-tip-decile", "Among the most stressed " + (10 * d) + " % of areas"));
+    var N = V.national;
+    if (N && N.imd_rank && N.imd_rank[i]) {
+      var nat = "England: IMD rank " + count(N.imd_rank[i]) + " of " + count(N.n);
+      if (N.imd_decile && N.imd_decile[i]) nat += ", decile " + N.imd_decile[i];
+      add(box, el("div", "canrank-tip-national", nat));
+    }
     if (ctx.measure > 0) {
       var m = V.measures[ctx.measure];
       add(box, el("div", "canrank-current", m.label + ": " + fmt(m.value[i]) + " (" + rankText(ctx, m.rank[i]) + ")"));

@@ -351,12 +351,33 @@ def view_payload(
         "palette": spec.palette,
         "measures": measures,
         "decile": frame["decile"].to_numpy(int).tolist() if "decile" in frame.columns else [],
+        "national": _national(frame),
         "can": can_ids.tolist(),
         "cans": can_rows,
         "can_order": can_order_note(cans),
         "selection_status": spec.selection_status or "",
         "compare_note": compare_note,
         "other": other,
+    }
+
+
+#: LSOAs in England (2011 geography): the "of N" of the national IMD ranks in the tooltip.
+ENGLAND_LSOAS_2011 = 32_844
+
+
+def _national(frame: pd.DataFrame) -> dict[str, Any]:
+    """National IMD rank and decile per LSOA (tooltips say "of 32,844 in England"), when the
+    build's table carries them; empty otherwise."""
+    if "imd_rank_england" not in frame.columns:
+        return {}
+    ranks = pd.to_numeric(frame["imd_rank_england"], errors="coerce")
+    deciles = pd.to_numeric(frame.get("imd_decile_england"), errors="coerce")
+    return {
+        "n": ENGLAND_LSOAS_2011,
+        "imd_rank": [None if pd.isna(r) else int(r) for r in ranks],
+        "imd_decile": [None if pd.isna(d) else int(d) for d in deciles]
+        if deciles is not None
+        else [],
     }
 
 

@@ -120,6 +120,8 @@ class MapSpec:
                 )
             )
         title = f"Community Action Neighbourhoods, {resolved.area.label}: scenario {resolved.name}"
+        if resolved.proxies:
+            title += " (uses proxies)"
         all_notes = [f"Proxy: {p}" for p in resolved.proxies] + [str(n) for n in notes]
         sel = resolved.selection
         about = [

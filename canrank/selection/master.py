@@ -133,17 +133,22 @@ class Master:
         self._keys: set[bytes] = set()
         self._col_rows: list[np.ndarray] = []
         self._col_pop: list[float] = []
-        h = new_highs()
-        h.setOptionValue("presolve", "off")
         lower = np.zeros(self.n_rows)
         lower[nc + nb : nc + nb + ng] = -np.inf
-        h.addVars(self.n_rows, lower, np.full(self.n_rows, np.inf))
-        h.changeObjectiveSense(highspy.ObjSense.kMinimize)
         idx = np.arange(self.n_rows, dtype=np.int32)
-        # the "near-optimal" row b'u <= cap used by the second solve of each round
-        h.addRow(-np.inf, np.inf, self.n_rows, idx, self.rhs.astype(float))
+        # two persistent models, each keeping its own basis between rounds: ``_h`` minimises
+        # b'u; ``_h_mu`` minimises mu subject to the "near-optimal" row b'u <= cap (row 0)
+        models = []
+        for cost in (self.rhs.astype(float), np.eye(1, self.n_rows, self.row_count)[0]):
+            h = new_highs()
+            h.setOptionValue("presolve", "off")
+            h.addVars(self.n_rows, lower, np.full(self.n_rows, np.inf))
+            h.changeObjectiveSense(highspy.ObjSense.kMinimize)
+            h.addRow(-np.inf, np.inf, self.n_rows, idx, self.rhs.astype(float))
+            h.changeColsCost(self.n_rows, idx, cost)
+            models.append(h)
         self._cap_row = 0
-        self._h = h
+        self._h, self._h_mu = models
         self._lower = lower
 
     # -- candidates ---------------------------------------------------------------------------
@@ -186,15 +191,11 @@ class Master:
             index.append(full)
             coef.append(a)
             nnz += len(full)
-        self._h.addRows(
-            len(new),
-            vals,
-            np.full(len(new), np.inf),
-            nnz,
-            np.asarray(starts, dtype=np.int32),
-            np.concatenate(index).astype(np.int32),
-            np.concatenate(coef),
-        )
+        starts_a = np.asarray(starts, dtype=np.int32)
+        index_a = np.concatenate(index).astype(np.int32)
+        coef_a = np.concatenate(coef)
+        for h in (self._h, self._h_mu):
+            h.addRows(len(new), vals, np.full(len(new), np.inf), nnz, starts_a, index_a, coef_a)
         return len(new)
 
     # -- LP -----------------------------------------------------------------------------------
@@ -202,22 +203,17 @@ class Master:
     def solve_lp(self) -> tuple[float, np.ndarray]:
         """The master LP value over the candidates and a dual ``u`` with the least ``mu``."""
         h = self._h
-        idx = np.arange(self.n_rows, dtype=np.int32)
-        h.changeColsCost(self.n_rows, idx, self.rhs.astype(float))
-        h.changeRowBounds(self._cap_row, -np.inf, np.inf)
         h.run()
         status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"master LP not solved: {h.modelStatusToString(status)}")
         best = float(h.getInfo().objective_function_value)
         u_first = np.asarray(h.getSolution().col_value, dtype=float)
-        cost = np.zeros(self.n_rows)
-        cost[self.row_count] = 1.0
-        h.changeColsCost(self.n_rows, idx, cost)
-        h.changeRowBounds(self._cap_row, -np.inf, best + self.delta * max(abs(best), 1.0))
-        h.run()
-        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-            u = np.asarray(h.getSolution().col_value, dtype=float)
+        h2 = self._h_mu
+        h2.changeRowBounds(self._cap_row, -np.inf, best + self.delta * max(abs(best), 1.0))
+        h2.run()
+        if h2.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            u = np.asarray(h2.getSolution().col_value, dtype=float)
         else:  # pragma: no cover - numerical trouble: the first duals are valid too
             u = u_first
         return best, self.clip(u)

@@ -25,6 +25,9 @@ edge duals are then zero). :func:`price` finds ``max rc`` exactly, or every CAN 
   the first root that cannot reach the threshold.
 * A root whose search hits ``node_limit`` contributes its root-level bound instead of its
   exact maximum: still a valid upper bound, and deterministic (no clock).
+* The roots to search are known before any search, so they are searched on several threads
+  (:func:`_search_roots` releases the GIL; roots interleaved) and merged in root order: the
+  columns, bound and counters do not depend on the thread count or timing.
 
 Checked against brute force on random small graphs (tests/test_selection_pricer.py).
 """
@@ -32,7 +35,10 @@ Checked against brute force on random small graphs (tests/test_selection_pricer.
 from __future__ import annotations
 
 import heapq
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -258,41 +264,28 @@ def _remove(
 
 
 @njit(cache=True)
-def _price_kernel(
+def _prepare(
     indptr: np.ndarray,
-    indices: np.ndarray,
     edge_of_arc: np.ndarray,
     u_edge: np.ndarray,
-    borough: np.ndarray,
-    rho: np.ndarray,
     group_of: np.ndarray,
     gamma: np.ndarray,
-    group_ptr: np.ndarray,
-    group_members: np.ndarray,
     pop: np.ndarray,
     net: np.ndarray,
     allowed: np.ndarray,
     lower: float,
     upper: float,
     mu: float,
-    node_limit: int,
     thr: float,
     enum_all: bool,
-    per_root: int,
-    max_records: int,
-) -> tuple[
-    float, np.ndarray, np.ndarray, np.ndarray, int, int, int, bool
-]:  # pragma: no cover - compiled
-    """The branch and bound over all roots (see the module docstring).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Optimistic values, the density order and the roots to search (in that order).
 
-    Maximum mode (``enum_all`` False): per root, sets with rc > max(thr, best so far of that
-    root); the last ``per_root`` improvements of each root are returned. Enumeration mode:
-    every set with rc >= thr (the bound is then infinite if ``max_records`` cut it short).
-    Returns (bound on max rc, members, member_ptr, rc, nodes,
-    roots searched, roots at the node limit, overflow).
+    The roots are the allowed areas, best density first, up to the first one whose
+    density bound cannot reach the threshold: known before any search, so the roots can be
+    searched independently (in parallel) and the results merged in this order.
     """
     n = pop.shape[0]
-    n_edges = u_edge.shape[0]
     opt = np.empty(n)
     dens = np.empty(n)
     for v in range(n):
@@ -316,23 +309,8 @@ def _price_kernel(
     rank = np.empty(n, np.int64)
     for k in range(n):
         rank[order[k]] = k
-    dist = np.zeros(n)
-    stamp = np.full(n, -1, np.int64)
-    status = np.zeros(n, np.int8)  # 0 free, 1 in S, 2 excluded
-    inball = np.zeros(n, np.bool_)
-    cnt_s = np.zeros(n, np.int64)
-    te = np.zeros(max(n_edges, 1), np.int64)
-    bcnt = np.zeros(max(rho.shape[0], 1), np.int64)
-    fs = np.zeros(3)
-    ist = np.zeros(3, np.int64)
-    out_members = []
-    out_ptr = [0]
-    out_rc = []  # type: ignore[var-annotated]
-    bound = thr
-    nodes_total = 0
-    searched = 0
-    n_limit = 0
-    overflow = False
+    roots = np.empty(n, np.int64)  # positions k in ``order``
+    n_roots = 0
     for k in range(n):
         r = order[k]
         if not allowed[r]:
@@ -346,7 +324,74 @@ def _price_kernel(
             potential = -mu
         if (enum_all and potential < thr) or (not enum_all and potential <= thr):
             break  # no CAN rooted here or later can reach the threshold
-        searched += 1
+        roots[n_roots] = k
+        n_roots += 1
+    return opt, order, rank, roots[:n_roots].copy()
+
+
+@njit(cache=True, nogil=True)
+def _search_roots(
+    roots: np.ndarray,
+    order: np.ndarray,
+    rank: np.ndarray,
+    opt: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    edge_of_arc: np.ndarray,
+    u_edge: np.ndarray,
+    borough: np.ndarray,
+    rho: np.ndarray,
+    group_of: np.ndarray,
+    gamma: np.ndarray,
+    group_ptr: np.ndarray,
+    group_members: np.ndarray,
+    pop: np.ndarray,
+    net: np.ndarray,
+    allowed: np.ndarray,
+    lower: float,
+    upper: float,
+    mu: float,
+    node_limit: int,
+    thr: float,
+    enum_all: bool,
+    per_root: int,
+    max_records: int,
+) -> tuple[
+    int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:  # pragma: no cover - compiled
+    """The branch and bound of each root in ``roots`` (see the module docstring).
+
+    Maximum mode (``enum_all`` False): per root, sets with rc > max(thr, best so far of that
+    root); the last ``per_root`` improvements of each root are kept. Enumeration mode: every
+    set with rc >= thr. Each call owns its work arrays and releases the GIL, so disjoint root
+    lists can be searched on several threads. Stops early once more than ``max_records``
+    records are kept (the merged enumeration has then overflowed at or before that root).
+    Returns (roots done, per-root nodes, hit node limit, root bound, records kept,
+    members, member_ptr, rc).
+    """
+    n = pop.shape[0]
+    n_edges = u_edge.shape[0]
+    n_roots = roots.shape[0]
+    dist = np.zeros(n)
+    stamp = np.full(n, -1, np.int64)
+    status = np.zeros(n, np.int8)  # 0 free, 1 in S, 2 excluded
+    inball = np.zeros(n, np.bool_)
+    cnt_s = np.zeros(n, np.int64)
+    te = np.zeros(max(n_edges, 1), np.int64)
+    bcnt = np.zeros(max(rho.shape[0], 1), np.int64)
+    fs = np.zeros(3)
+    ist = np.zeros(3, np.int64)
+    r_nodes = np.zeros(n_roots, np.int64)
+    r_hit = np.zeros(n_roots, np.bool_)
+    r_bound = np.zeros(n_roots)
+    r_kept = np.zeros(n_roots, np.int64)
+    out_members = []
+    out_ptr = [0]
+    out_rc = []
+    done = 0
+    for j in range(n_roots):
+        k = roots[j]
+        r = order[k]
         ball = _ball(r, rank, indptr, indices, pop, allowed, upper, dist, stamp, k)
         bl = ball[np.argsort(rank[ball], kind="mergesort")]  # density order (root first)
         nb = bl.shape[0]
@@ -474,28 +519,23 @@ def _price_kernel(
                 borough, rho, bcnt, group_of, gamma, pop, net)
         for t in range(nb):
             inball[bl[t]] = False
-        nodes_total += nodes
+        r_nodes[j] = nodes
+        r_hit[j] = hit
         if hit:
-            n_limit += 1
-            rb = max(root_ub, best)
+            r_bound[j] = max(root_ub, best)
         else:
-            rb = best if found else thr
-        if rb > bound:
-            bound = rb
+            r_bound[j] = best if found else thr
         n_rec = len(loc_rc)
         first = 0 if enum_all else max(0, n_rec - per_root)
         for q in range(first, n_rec):
-            if len(out_rc) >= max_records:
-                overflow = True
-                break
             for t in range(loc_ptr[q], loc_ptr[q + 1]):
                 out_members.append(loc_members[t])
             out_ptr.append(len(out_members))
             out_rc.append(loc_rc[q])
-        if overflow:
-            break
-    if overflow:
-        bound = np.inf  # an incomplete enumeration proves nothing
+        r_kept[j] = n_rec - first
+        done = j + 1
+        if len(out_rc) > max_records:
+            break  # the merged list overflows at or before this root
     mem = np.empty(len(out_members), np.int64)
     for t in range(len(out_members)):
         mem[t] = out_members[t]
@@ -505,7 +545,18 @@ def _price_kernel(
     rcs = np.empty(len(out_rc))
     for t in range(len(out_rc)):
         rcs[t] = out_rc[t]
-    return bound, mem, ptr, rcs, nodes_total, searched, n_limit, overflow
+    return done, r_nodes, r_hit, r_bound, r_kept, mem, ptr, rcs
+
+
+def _threads(threads: int | None) -> int:
+    """Worker threads for pricing: ``threads`` or, by default, the cores available (<= 2)."""
+    if threads is not None:
+        return max(1, int(threads))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(2, cores))
 
 
 def price(
@@ -521,6 +572,7 @@ def price(
     enumerate_all: bool = False,
     per_root: int = 3,
     max_records: int = 1_000_000,
+    threads: int | None = None,
 ) -> PricingResult:
     """Price exactly: the best CANs with ``rc > threshold``, or every one with ``rc >= threshold``.
 
@@ -529,36 +581,71 @@ def price(
     ``rho`` the borough duals, ``gamma`` the locked-group duals and ``mu`` the count dual.
     The returned ``bound`` is at least ``threshold`` and at least the reduced cost of every
     valid CAN; it is exact when no root reached ``node_limit``.
+
+    The roots are searched on ``threads`` threads (default: the cores available, at most 2),
+    interleaved, and merged in root order: the result is identical for any thread count.
     """
-    bound, mem, ptr, rcs, nodes, searched, n_limit, overflow = _price_kernel(
-        pg.indptr,
-        pg.indices,
-        pg.edge_of_arc,
-        np.ascontiguousarray(np.maximum(u_edge, 0.0), dtype=np.float64),
-        pg.borough,
-        np.ascontiguousarray(np.maximum(rho, 0.0), dtype=np.float64),
-        pg.group_of,
-        np.ascontiguousarray(gamma, dtype=np.float64).reshape(-1),
-        pg.group_ptr,
-        pg.group_members,
-        pg.population,
-        np.ascontiguousarray(net, dtype=np.float64),
-        pg.allowed,
-        pg.min_population,
-        pg.max_population,
-        float(mu),
-        int(node_limit),
-        float(threshold),
-        bool(enumerate_all),
-        int(per_root),
-        int(max_records),
+    u_e = np.ascontiguousarray(np.maximum(u_edge, 0.0), dtype=np.float64)
+    rho_c = np.ascontiguousarray(np.maximum(rho, 0.0), dtype=np.float64)
+    gamma_c = np.ascontiguousarray(gamma, dtype=np.float64).reshape(-1)
+    net_c = np.ascontiguousarray(net, dtype=np.float64)
+    lower, upper = pg.min_population, pg.max_population
+    thr = float(threshold)
+    enum_all = bool(enumerate_all)
+    opt, order, rank, roots = _prepare(
+        pg.indptr, pg.edge_of_arc, u_e, pg.group_of, gamma_c, pg.population, net_c,
+        pg.allowed, lower, upper, float(mu), thr, enum_all,
     )
-    cols = [np.sort(mem[ptr[q] : ptr[q + 1]]) for q in range(len(rcs))]
-    order = np.argsort(-rcs, kind="mergesort")
+    n_threads = max(1, min(_threads(threads), len(roots)))
+
+    def run(part: np.ndarray) -> tuple[Any, ...]:
+        return _search_roots(
+            part, order, rank, opt, pg.indptr, pg.indices, pg.edge_of_arc, u_e, pg.borough,
+            rho_c, pg.group_of, gamma_c, pg.group_ptr, pg.group_members, pg.population, net_c,
+            pg.allowed, lower, upper, float(mu), int(node_limit), thr, enum_all,
+            int(per_root), int(max_records),
+        )
+
+    parts = [np.ascontiguousarray(roots[t::n_threads]) for t in range(n_threads)]
+    if n_threads == 1:
+        outs = [run(parts[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            outs = list(pool.map(run, parts))
+    # merge in root order (root j was searched by thread j % n_threads, as its j // n_threads-th)
+    bound = thr
+    nodes = searched = n_limit = 0
+    overflow = False
+    cols: list[np.ndarray] = []
+    rc_list: list[float] = []
+    first = [np.concatenate([[0], np.cumsum(o[4][: o[0]])]) for o in outs]
+    for j in range(len(roots)):
+        t, i = j % n_threads, j // n_threads
+        done, r_nodes, r_hit, r_bound, _, mem, ptr, rcs = outs[t]
+        if i >= done:  # pragma: no cover - only after the merged overflow root
+            break
+        searched += 1
+        nodes += int(r_nodes[i])
+        if r_hit[i]:
+            n_limit += 1
+        if r_bound[i] > bound:
+            bound = float(r_bound[i])
+        for q in range(int(first[t][i]), int(first[t][i + 1])):
+            if len(rc_list) >= max_records:
+                overflow = True
+                break
+            cols.append(np.sort(mem[ptr[q] : ptr[q + 1]]))
+            rc_list.append(float(rcs[q]))
+        if overflow:
+            break
+    if overflow:
+        bound = np.inf  # an incomplete enumeration proves nothing
+    rc_arr = np.asarray(rc_list, dtype=np.float64)
+    srt = np.argsort(-rc_arr, kind="mergesort")
     return PricingResult(
         bound=float(bound),
-        columns=[cols[q] for q in order],
-        reduced_costs=rcs[order],
+        columns=[cols[q] for q in srt],
+        reduced_costs=rc_arr[srt],
         nodes=int(nodes),
         roots_searched=int(searched),
         roots_at_limit=int(n_limit),
