@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 __all__ = [
     "TRANSFORMS",
@@ -49,6 +48,8 @@ def _identity(x: np.ndarray) -> np.ndarray:
 
 def _rank(x: np.ndarray) -> np.ndarray:
     """Average ranks for ties divided by n: the most stressed area scores 1."""
+    from scipy.stats import rankdata  # scipy.stats takes ~1 s to import: only when ranking
+
     return np.asarray(rankdata(x, method="average", axis=-1), dtype=float) / x.shape[-1]
 
 
