@@ -214,9 +214,10 @@ def test_progress_is_shown_unless_quiet(tmp_path: Path) -> None:
 
 
 def _csv_edit(study, change) -> None:
+    """Edit the study's File 7 in place (``change`` edits the frame, or returns a new one)."""
     frame = pd.read_csv(study.file7, dtype=str, keep_default_na=False)
-    change(frame)
-    frame.to_csv(study.file7, index=False)
+    changed = change(frame)
+    (frame if changed is None else changed).to_csv(study.file7, index=False)
 
 
 def _yaml_edit(study, change) -> None:
@@ -234,7 +235,7 @@ IMD = "Index of Multiple Deprivation (IMD) Score"
         (lambda s: s.file7.unlink(), "File_7_test.csv"),
         (lambda s: s.file7.write_bytes(b""), "empty"),
         (
-            lambda s: _csv_edit(s, lambda f: f.rename(columns={IMD: "IMD"}, inplace=True)),
+            lambda s: _csv_edit(s, lambda f: f.rename(columns={IMD: "IMD"})),
             IMD,
         ),
         (
@@ -245,7 +246,7 @@ IMD = "Index of Multiple Deprivation (IMD) Score"
         ),
         (lambda s: _csv_edit(s, lambda f: f.loc.__setitem__((3, IMD), "..")), "suppressed"),
         (lambda s: _csv_edit(s, lambda f: f.loc.__setitem__((3, IMD), "12,5x")), "not a number"),
-        (lambda s: _csv_edit(s, lambda f: f.drop(index=7, inplace=True)), "no row in"),
+        (lambda s: _csv_edit(s, lambda f: f.drop(index=7)), "no row in"),
         (lambda s: s.config.write_text("version: 1\nscenarios: [\n"), "broken YAML"),
         (
             lambda s: _yaml_edit(s, lambda d: d["scenarios"]["mini"]["weights"].update(imd=0)),
