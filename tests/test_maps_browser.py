@@ -368,7 +368,9 @@ def test_hostile_texts_show_as_text_and_never_run(tmp_path: Path, size: str) -> 
                 "\u2028", ""
             ).replace("\u2029", "")
         page.evaluate("canrankMap.openCan(canrankMaps[0], 1)")
-        assert HOSTILE_SCRIPT in page.inner_text(".canrank-profile")
+        # The previous popup fades out for 200 ms beside the new one: read CAN 1's by its label.
+        profile = page.wait_for_selector('.canrank-profile[aria-label="CAN 1 profile"]')
+        assert HOSTILE_SCRIPT in profile.inner_text()
         # Search results show the names as text.
         page.fill(".canrank-search-input", "<")
         assert HOSTILE_IMG in page.inner_text(".canrank-search-results")
