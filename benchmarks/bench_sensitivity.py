@@ -109,6 +109,8 @@ def main() -> None:
     parser.add_argument("--scenario", default="lcc-2017-proxies")
     parser.add_argument("--build", type=Path, default=None, help="existing London build folder")
     parser.add_argument("--greedy-draws", type=int, default=500)
+    parser.add_argument("--one-core-draws", type=int, default=12,
+                        help="exact draws timed on one pinned core (the per-draw target)")
     args = parser.parse_args()
 
     from canrank.analysis.sensitivity import Design, inputs_from_build, run_sensitivity
@@ -127,6 +129,23 @@ def main() -> None:
         f"nominal exact solve (warm-start source): {time.perf_counter() - t0:.1f} s wall, "
         f"{_cpu_s() - c0:.1f} s CPU; reproduces the published CANs: "
         f"{inputs.nominal['reproduces_published_cans']} ({inputs.nominal['status']})"
+    )
+
+    # one core: this process pinned to one CPU (pricing then runs on one thread), draws in turn
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpus[0]})
+    try:
+        _timed_draw(inputs, 2, 0)  # load compiled code and the graph's distance rows
+        one = [_timed_draw(inputs, 2, d) for d in range(args.one_core_draws)]
+    finally:
+        os.sched_setaffinity(0, set(cpus))
+    walls = [w for w, _, _ in one]
+    print(
+        f"one core (process pinned to CPU {cpus[0]}): {len(one)} exact draws, median "
+        f"{statistics.median(walls):.2f} s wall per draw (mean {statistics.mean(walls):.2f}, "
+        f"min {min(walls):.2f}, max {max(walls):.2f}; CPU median "
+        f"{statistics.median(c for _, c, _ in one):.2f} s); "
+        f"{sum(st == 'proven optimal' for _, _, st in one)}/{len(one)} proven optimal"
     )
 
     figures = {}

@@ -46,11 +46,32 @@ def _identity(x: np.ndarray) -> np.ndarray:
     return x.copy()
 
 
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n along the last axis, ties sharing their average rank (``rankdata(method=
+    "average")``; a row holding NaN is all NaN). Written here because importing
+    ``scipy.stats`` costs about a second of every build."""
+    x = np.asarray(x, dtype=float)
+    n = x.shape[-1]
+    flat = x.reshape(-1, n)
+    out = np.empty_like(flat)
+    for i, row in enumerate(flat):
+        if np.isnan(row).any():
+            out[i] = np.nan
+            continue
+        order = np.argsort(row, kind="mergesort")
+        ordered = row[order]
+        new = np.empty(n, dtype=bool)
+        new[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], n)
+        out[i, order] = ((starts + 1 + ends) / 2.0)[np.cumsum(new) - 1]
+    return out.reshape(x.shape)
+
+
 def _rank(x: np.ndarray) -> np.ndarray:
     """Average ranks for ties divided by n: the most stressed area scores 1."""
-    from scipy.stats import rankdata  # scipy.stats takes ~1 s to import: only when ranking
-
-    return np.asarray(rankdata(x, method="average", axis=-1), dtype=float) / x.shape[-1]
+    return average_ranks(x) / x.shape[-1]
 
 
 def _exp_rank(x: np.ndarray) -> np.ndarray:

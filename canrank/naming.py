@@ -17,14 +17,28 @@ __all__ = ["assign_wards", "name_cans"]
 
 def assign_wards(lsoa: gpd.GeoDataFrame, wards: gpd.GeoDataFrame) -> pd.Series:
     """Ward name per LSOA (by representative point; nearest ward when a point falls in a gap)."""
-    points = gpd.GeoDataFrame(
-        {"lsoa_code": lsoa["lsoa_code"].to_numpy()},
-        geometry=lsoa.geometry.representative_point().to_numpy(),
-        crs=lsoa.crs,
+    import shapely
+
+    pts = lsoa.geometry.representative_point().to_numpy()
+    names = wards["ward_name"].to_numpy()
+    out = np.full(len(pts), None, dtype=object)
+    # a point touching exactly one ward is nearest to it alone (the usual case, a fast query);
+    # points in a gap, on a shared boundary or in an overlap go to the nearest-ward join
+    hit_pt, hit_ward = shapely.STRtree(wards.geometry.to_numpy()).query(
+        pts, predicate="intersects"
     )
-    joined = gpd.sjoin_nearest(points, wards[["ward_name", "geometry"]], how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    return pd.Series(joined["ward_name"].to_numpy(), index=lsoa.index, name="ward_name")
+    count = np.bincount(hit_pt, minlength=len(pts))
+    single = count[hit_pt] == 1
+    out[hit_pt[single]] = names[hit_ward[single]]
+    rest = np.flatnonzero(count != 1)
+    if len(rest):
+        points = gpd.GeoDataFrame(
+            {"i": rest}, geometry=pts[rest], crs=lsoa.crs, index=pd.RangeIndex(len(rest))
+        )
+        joined = gpd.sjoin_nearest(points, wards[["ward_name", "geometry"]], how="left")
+        joined = joined[~joined.index.duplicated(keep="first")]
+        out[rest] = joined["ward_name"].to_numpy()
+    return pd.Series(out, index=lsoa.index, name="ward_name")
 
 
 def _base_name(members: pd.DataFrame) -> tuple[str, str]:

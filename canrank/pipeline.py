@@ -94,6 +94,8 @@ def build(
         allow_download=allow_download,
         timer=timer,
     )
+    if write:  # the map's LSOA coverage needs only the boundaries: start it now, alongside
+        _start_map_coverage(study, resolved.map.simplify_m)
     with timer.stage("rank"):
         ranked = rank_study(study)
         national = national_context_for_study(study)
@@ -182,6 +184,31 @@ def build(
     run = record()
     object.__setattr__(result, "run", run)
     return result
+
+
+def _start_map_coverage(study: Any, simplify_m: float) -> None:
+    """Compute the map page's simplified LSOA, borough and ward coverages on a background
+    thread (GEOS releases the GIL), overlapping ranking, contiguity and selection; the map
+    stage then finds them computed (:func:`canrank.maps.geometry.coverage` is memoised by
+    content, so the page is the same either way). Nothing else depends on it: an error there
+    is raised again, in order, by the map stage."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def warm() -> None:
+        from canrank.maps.payload import lsoa_coverage, prepare
+
+        lsoa_coverage(study.lsoa, simplify_m)  # the slow part first
+        frame = study.lsoa
+        if study.wards is not None:
+            from canrank.naming import assign_wards
+
+            frame = frame.assign(ward_name=assign_wards(frame, study.wards))
+        # the borough and ward coverages too (memoised the same way); the rest is discarded
+        prepare(frame, study.boroughs, simplify_m, study.wards)
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="canrank-map")
+    pool.submit(warm)
+    pool.shutdown(wait=False)
 
 
 def _write(

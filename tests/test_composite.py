@@ -9,6 +9,7 @@ import pytest
 
 from canrank.composite import (
     aggregate,
+    average_ranks,
     deciles,
     exp_transform,
     normalise,
@@ -22,6 +23,18 @@ VALUES = np.array([3.0, 1.0, 4.0, 1.0, 5.0])
 def test_rank_is_percentile_with_average_ties() -> None:
     # sorted: 1,1,3,4,5 -> ranks 1.5,1.5,3,4,5 over n=5
     assert normalise(VALUES, "rank").tolist() == [0.6, 0.3, 0.8, 0.3, 1.0]
+
+
+@pytest.mark.parametrize("shape", [(1,), (9,), (4, 60), (2, 3, 25)])
+def test_average_ranks_equal_scipy_rankdata(shape: tuple[int, ...]) -> None:
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(len(shape))
+    x = rng.integers(0, 7, size=shape).astype(float)  # many ties
+    assert np.array_equal(average_ranks(x), rankdata(x, method="average", axis=-1))
+    y = x.copy()
+    y.reshape(-1, shape[-1])[0, 0] = np.nan  # a row with NaN is NaN, as scipy propagates
+    assert np.array_equal(average_ranks(y), rankdata(y, axis=-1), equal_nan=True)
 
 
 def test_lower_is_worse_reverses_order() -> None:

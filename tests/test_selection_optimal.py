@@ -98,14 +98,15 @@ def brute_force(p: SelectionProblem) -> float:
     return best + sum(float(p.weight[f].sum()) for f in p.fixed)
 
 
-def check_exact(p: SelectionProblem) -> None:
+def check_exact(p: SelectionProblem, **options: object) -> dict[str, object]:
     truth = brute_force(p)
-    result = select(p, "optimal")
+    result = select(p, "optimal", **options)
     assert result.objective == pytest.approx(truth, rel=1e-9)
     assert result.status == "proven optimal"
     assert result.details["proven_optimal"] is True
     assert result.upper_bound >= truth - 1e-6 * abs(truth)
     assert validate_selection(p, list(result.cans)) == []
+    return result.details
 
 
 RULES = SelectionRules(n_cans=2, min_population=2500, max_population=4200, max_per_borough=2)
@@ -154,6 +155,36 @@ def test_brute_force_optimum_locked_only_and_separation_off() -> None:
                            max_per_borough=2, separation=False)
     p = random_grid_problem(7, rules, 4, 5)
     check_exact(replace(p, locked=(np.array([0]), np.array([19]))))
+
+
+PROOF_PATHS = {
+    # every round after the first may prove (a generous slack): the proof inside a round
+    "proving rounds": {"attempt_after": 10**6, "proof_slack": 0.05},
+    # no proving rounds: column generation to convergence, then the separate enumeration
+    "separate proof": {"proof_slack": 0.0},
+}
+
+
+@pytest.mark.parametrize("path", sorted(PROOF_PATHS))
+def test_brute_force_optimum_by_either_proof(path: str) -> None:
+    """Both ways of proving reach the brute-force optimum under several rule sets, and the
+    proving round is the one that proves when it is allowed to."""
+    rules3 = SelectionRules(n_cans=3, min_population=1800, max_population=3200,
+                            max_per_borough=1)
+    problems = [random_grid_problem(s, RULES, 4, 5, diagonals=0.3) for s in range(4)]
+    problems += [random_grid_problem(s, rules3, 4, 5, boroughs=3) for s in range(3)]
+    problems += [random_grid_problem(s, replace(RULES, separation=False, max_per_borough=3),
+                                     4, 5) for s in range(2)]
+    in_round = 0
+    for p in problems:
+        details = check_exact(p, **PROOF_PATHS[path])
+        proof = details["proof"]
+        assert isinstance(proof, dict)
+        in_round += "in_round" in proof
+        if path == "separate proof":
+            assert "in_round" not in proof
+    if path == "proving rounds":
+        assert in_round >= 1
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -27,6 +27,7 @@ __all__ = [
     "PreparedGeometry",
     "can_order_note",
     "geometry_payload",
+    "lsoa_coverage",
     "measure_classes",
     "prepare",
     "script_json",
@@ -93,7 +94,7 @@ def _wards(
         w = w.iloc[order]
         keys = [keys[j] for j in order]
         polys = np.asarray(w.geometry.to_numpy(), dtype=object)
-        polys = geo.simplify_coverage(geo.build_coverage(polys), tolerance_m)
+        polys = geo.coverage(polys, tolerance_m)
     else:
         keys = sorted({(str(a), str(b)) for a, b in zip(lsoa_ward, lsoa_borough, strict=True) if a})
         label = np.array([f"{a}\u0000{b}" for a, b in zip(lsoa_ward, lsoa_borough, strict=True)])
@@ -115,6 +116,21 @@ def _wards(
     return ward_index, names, wborough, geo.to_wgs84(polys, crs)
 
 
+def _page_order(lsoa: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The LSOAs in the page's order (by code), in a projected CRS (metres)."""
+    frame = lsoa.sort_values("lsoa_code", kind="stable")
+    if frame.crs is None or not frame.crs.is_projected:
+        frame = frame.to_crs(27700)
+    return frame
+
+
+def lsoa_coverage(lsoa: gpd.GeoDataFrame, simplify_m: float) -> np.ndarray:
+    """The simplified LSOA coverage of a map page (the slow part of :func:`prepare`: seconds
+    for London). Computed once per process for the same boundaries, so a build can start it
+    while it ranks and selects (see :func:`canrank.maps.geometry.coverage`)."""
+    return geo.coverage(_page_order(lsoa).geometry.to_numpy(), simplify_m)
+
+
 def prepare(
     lsoa: gpd.GeoDataFrame,
     boroughs: gpd.GeoDataFrame | None,
@@ -122,12 +138,9 @@ def prepare(
     wards: gpd.GeoDataFrame | None = None,
 ) -> PreparedGeometry:
     """Coverage-simplify the LSOAs (boroughs, wards), sorted by LSOA code for a stable page."""
-    frame = lsoa.sort_values("lsoa_code", kind="stable")
+    frame = _page_order(lsoa)
     crs = frame.crs
-    if crs is None or not crs.is_projected:
-        frame = frame.to_crs(27700)
-        crs = frame.crs
-    cov = geo.simplify_coverage(geo.build_coverage(frame.geometry.to_numpy()), simplify_m)
+    cov = lsoa_coverage(lsoa, simplify_m)
     if "borough_code" in frame.columns:
         bkey = frame["borough_code"].astype(str).to_numpy()
     else:
@@ -146,9 +159,7 @@ def prepare(
             dis = geo.dissolve(cov, bkey)
             for j in np.flatnonzero(missing):
                 bgeoms[j] = dis[codes_b[j]]
-        bgeoms = geo.simplify_coverage(
-            geo.build_coverage(np.asarray(bgeoms, dtype=object)), simplify_m
-        )
+        bgeoms = geo.coverage(np.asarray(bgeoms, dtype=object), simplify_m)
     else:
         dis = geo.dissolve(cov, bkey)
         bgeoms = np.array([dis[c] for c in codes_b], dtype=object)
@@ -196,13 +207,13 @@ def geometry_payload(prep: PreparedGeometry) -> dict[str, Any]:
             "name": prep.names.tolist(),
             "borough": prep.borough_index.tolist(),
             "ward": prep.ward_index.tolist(),
-            "geom": [geo.encode(g) for g in prep.lsoa_wgs],
+            "geom": geo.encode_many(prep.lsoa_wgs),
         },
         "boroughs": {
             "name": prep.borough_names,
             "label": [[round(float(v), 5) for v in p] for p in geo.label_points(prep.borough_wgs)],
             "bounds": [_bounds(g) for g in prep.borough_wgs],
-            "geom": [geo.encode(g) for g in prep.borough_wgs],
+            "geom": geo.encode_many(prep.borough_wgs),
         },
         "wards": {
             "name": prep.ward_names,

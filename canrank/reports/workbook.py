@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape as xml_escape
 
+import numpy as np
 import pandas as pd
 
 from canrank.outputs import neutralise
@@ -105,6 +106,20 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str):
         return neutralise(_ILLEGAL.sub("\ufffd", value))
     return value
+
+
+def _column_cells(column: pd.Series) -> list[Any]:
+    """``[_cell(v) for v in column]``, by whole columns for plain numbers (the common case)."""
+    kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else ""
+    if kind in "iub" and kind:
+        return list(column.tolist())
+    if kind == "f":
+        arr = column.to_numpy()
+        values = arr.tolist()
+        for k in np.flatnonzero(~np.isfinite(arr)).tolist():
+            values[k] = _cell(values[k])
+        return list(values)
+    return [_cell(v) for v in column.tolist()]
 
 
 #: Cell styles (indices into ``cellXfs`` of :data:`_STYLES`).
@@ -204,16 +219,32 @@ class _Sheet:
             ),
             "</cols><sheetData>",
         ]
+        styles = [self.styles[j] if j < len(self.styles) else 0 for j in range(n_cols)]
+        # the style attribute per column for numbers and for texts (see ``_style``)
+        num_attr = [f' s="{st}"' if st else "" for st in styles]
+        text_attr = [a if st in (_HEADER, _WRAP) else "" for a, st in zip(num_attr, styles,
+                                                                            strict=True)]
         for i, row in enumerate(self.rows, start=1):
-            cells = "".join(
-                _value_xml(
-                    f"{letters[j]}{i}",
-                    v,
-                    _HEADER if i == 1 and self.autofilter else self._style(j, v),
-                )
-                for j, v in enumerate(row)
-            )
-            parts.append(f'<row r="{i}">{cells}</row>')
+            if i == 1 and self.autofilter:
+                cells = "".join(_value_xml(f"{letters[j]}{i}", v, _HEADER)
+                                for j, v in enumerate(row))
+                parts.append(f'<row r="{i}">{cells}</row>')
+                continue
+            out = []
+            for j, v in enumerate(row):  # inlined ``_value_xml`` (the workbook's hot loop)
+                tv = type(v)
+                if tv is float:
+                    out.append(f'<c r="{letters[j]}{i}"{num_attr[j]}><v>{v!r}</v></c>')
+                elif v is None:
+                    continue
+                elif tv is int:
+                    out.append(f'<c r="{letters[j]}{i}"{num_attr[j]}><v>{v}</v></c>')
+                elif tv is str:
+                    out.append(_value_xml(f"{letters[j]}{i}", v, 0) if not text_attr[j]
+                               else _value_xml(f"{letters[j]}{i}", v, styles[j]))
+                else:
+                    out.append(_value_xml(f"{letters[j]}{i}", v, self._style(j, v)))
+            parts.append(f'<row r="{i}">{"".join(out)}</row>')
         parts.append("</sheetData>")
         if self.autofilter and len(self.rows) > 1:
             parts.append(f'<autoFilter ref="A1:{last}"/>')
@@ -231,7 +262,7 @@ def _table_sheet(name: str, frame: pd.DataFrame, *, freeze_columns: int = 0) -> 
     """A table: bold frozen header with a filter, typed cells, number formats, widths."""
     columns = [str(c) for c in frame.columns]
     formats = [number_format(c) for c in columns]
-    data = [[_cell(v) for v in frame[c].tolist()] for c in frame.columns]
+    data = [_column_cells(frame[c]) for c in frame.columns]
     widths = []
     for name_, values, fmt in zip(columns, data, formats, strict=True):
         longest = max((len(v) for v in values if isinstance(v, str)), default=0)

@@ -19,7 +19,7 @@ import numpy as np
 
 from canrank.selection.problem import Selection, SelectionProblem
 
-__all__ = ["HAVE_NUMBA", "GreedyArrays", "greedy_labels", "select_greedy_fast"]
+__all__ = ["HAVE_NUMBA", "GreedyArrays", "greedy_labels", "grow_regions", "select_greedy_fast"]
 
 try:  # pragma: no cover - exercised either way depending on the environment
     from numba import njit
@@ -401,6 +401,79 @@ def _greedy(  # pragma: no cover - compiled
                 if load[b] >= max_per_borough:
                     borough_changed[b] = can
     return grown
+
+
+@njit(cache=True)
+def _grow_many(  # pragma: no cover - compiled
+    seeds: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    score: np.ndarray,
+    pop: np.ndarray,
+    borough: np.ndarray,
+    n_boroughs: int,
+    free: np.ndarray,
+    load: np.ndarray,
+    min_pop: float,
+    max_pop: float,
+    max_per_borough: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``grow_region`` from each seed in turn (nothing taken between): members (CSR, sorted;
+    an empty row when the region stays below ``min_pop``)."""
+    n = score.shape[0]
+    order = np.argsort(-score, kind="mergesort")  # stable: ties by lower index
+    pos = np.empty(n, np.int64)
+    for p in range(n):
+        pos[order[p]] = p
+    inside = np.zeros(n, np.bool_)
+    in_borough = np.zeros(max(n_boroughs, 1), np.bool_)
+    heap = np.empty(indices.shape[0] + 1, np.int64)
+    members = np.empty(n, np.int64)
+    member_boroughs = np.empty(n, np.int64)
+    footprint = np.empty(n, np.int64)
+    seen = np.full(n, -1, np.int64)
+    ptr = np.zeros(seeds.shape[0] + 1, np.int64)
+    out = []
+    for k in range(seeds.shape[0]):
+        m, _, total = _grow(
+            seeds[k], indptr, indices, score, pop, borough, order, pos, free, load, min_pop,
+            max_pop, max_per_borough, heap, inside, in_borough, member_boroughs, members,
+            seen, k, footprint,
+        )
+        if total >= min_pop:
+            region = np.sort(members[:m])
+            for t in range(m):
+                out.append(region[t])
+        ptr[k + 1] = len(out)
+    flat = np.empty(len(out), np.int64)
+    for t in range(len(out)):
+        flat[t] = out[t]
+    return flat, ptr
+
+
+def grow_regions(
+    problem: SelectionProblem, seeds: np.ndarray, free: np.ndarray, load: np.ndarray
+) -> list[np.ndarray | None]:
+    """``[grow_region(problem, s, free, load, adjacency) for s in seeds]``, compiled (members
+    sorted; ``None`` where the region stays below the minimum population)."""
+    g, rules = problem.graph, problem.rules
+    borough = np.ascontiguousarray(problem.borough, dtype=np.int64)
+    flat, ptr = _grow_many(
+        np.ascontiguousarray(seeds, dtype=np.int64),
+        np.ascontiguousarray(g.indptr, dtype=np.int64),
+        np.ascontiguousarray(g.indices, dtype=np.int64),
+        np.ascontiguousarray(problem.score, dtype=np.float64),
+        np.ascontiguousarray(problem.population, dtype=np.float64),
+        borough,
+        int(borough.max()) + 1 if len(borough) else 0,
+        np.ascontiguousarray(free, dtype=np.bool_),
+        np.ascontiguousarray(load, dtype=np.int64),
+        float(rules.min_population),
+        float(rules.max_population),
+        int(rules.max_per_borough),
+    )
+    return [flat[ptr[k] : ptr[k + 1]] if ptr[k + 1] > ptr[k] else None
+            for k in range(len(seeds))]
 
 
 class GreedyArrays:

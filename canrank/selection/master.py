@@ -133,6 +133,10 @@ class Master:
         self._keys: set[bytes] = set()
         self._col_rows: list[np.ndarray] = []
         self._col_pop: list[float] = []
+        # (pool size, ptr, rows, coefficients, values) of the pool, rebuilt when it grows
+        self._flat: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: the master LP's primal solution (one value per candidate) after :meth:`solve_lp`
+        self.lp_x = np.zeros(0)
         lower = np.zeros(self.n_rows)
         lower[nc + nb : nc + nb + ng] = -np.inf
         idx = np.arange(self.n_rows, dtype=np.int32)
@@ -208,7 +212,10 @@ class Master:
         if status != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError(f"master LP not solved: {h.modelStatusToString(status)}")
         best = float(h.getInfo().objective_function_value)
-        u_first = np.asarray(h.getSolution().col_value, dtype=float)
+        solution = h.getSolution()
+        u_first = np.asarray(solution.col_value, dtype=float)
+        # the master's primal solution: the duals of the candidate rows (row 0 is the cap row)
+        self.lp_x = np.asarray(solution.row_dual, dtype=float)[1:]
         h2 = self._h_mu
         h2.changeRowBounds(self._cap_row, -np.inf, best + self.delta * max(abs(best), 1.0))
         h2.run()
@@ -250,13 +257,22 @@ class Master:
 
     def reduced_costs(self, u: np.ndarray, start: int = 0) -> np.ndarray:
         """Reduced cost under ``u`` of the candidates from index ``start`` on."""
-        out = np.empty(len(self.columns) - start)
-        for j in range(start, len(self.columns)):
-            rows = self._col_rows[j]
-            a = np.ones(len(rows))
-            a[-2] = self._col_pop[j]
-            out[j - start] = self.values[j] - float(a @ u[rows])
-        return out
+        m = len(self.columns)
+        if self._flat is None or self._flat[0] != m:
+            lens = np.fromiter((len(r) for r in self._col_rows), dtype=np.int64, count=m)
+            ptr = np.zeros(m + 1, dtype=np.int64)
+            np.cumsum(lens, out=ptr[1:])
+            rows = np.concatenate(self._col_rows) if m else np.zeros(0, np.int64)
+            coef = np.ones(len(rows))
+            if m:
+                coef[ptr[1:] - 2] = self._col_pop  # the population row (second last)
+            self._flat = (m, ptr, rows, coef, np.asarray(self.values, dtype=np.float64))
+        _, ptr, rows, coef, values = self._flat
+        if start >= m:
+            return np.zeros(0)
+        lo = int(ptr[start])
+        used = np.add.reduceat(coef[lo:] * u[rows[lo:]], ptr[start:-1] - lo)
+        return values[start:] - used
 
     # -- integer master ---------------------------------------------------------------------
 

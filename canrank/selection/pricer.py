@@ -34,6 +34,7 @@ Checked against brute force on random small graphs (tests/test_selection_pricer.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -330,6 +331,158 @@ def _prepare(
 
 
 @njit(cache=True, nogil=True)
+def _distance_rows(
+    first: int,
+    last: int,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    pop: np.ndarray,
+    upper: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """For each area ``v`` in ``first..last-1``: every area ``w`` a connected set holding
+    ``v`` and ``w`` could reach within ``upper`` residents, with the fewest residents on a path
+    from ``v`` to ``w`` (``w`` counted, ``v`` not). CSR rows (ptr, area, residents)."""
+    n = pop.shape[0]
+    dist = np.full(n, np.inf)
+    touched = np.empty(n, np.int64)
+    ptr = np.zeros(last - first + 1, np.int64)
+    idx = []
+    val = []
+    for v in range(first, last):
+        nt = 0
+        dist[v] = 0.0
+        touched[nt] = v
+        nt += 1
+        heap = [(0.0, v)]
+        while heap:
+            d, x = heapq.heappop(heap)
+            if d > dist[x]:
+                continue
+            if x != v:
+                idx.append(x)
+                val.append(d)
+            for a in range(indptr[x], indptr[x + 1]):
+                w = indices[a]
+                nd = d + pop[w]
+                if nd <= upper and nd < dist[w]:
+                    if dist[w] == np.inf:
+                        touched[nt] = w
+                        nt += 1
+                    dist[w] = nd
+                    heapq.heappush(heap, (nd, w))
+        for t in range(nt):
+            dist[touched[t]] = np.inf
+        ptr[v - first + 1] = len(idx)
+    out_i = np.empty(len(idx), np.int64)
+    out_v = np.empty(len(idx))
+    for t in range(len(idx)):
+        out_i[t] = idx[t]
+        out_v[t] = val[t]
+    return ptr, out_i, out_v
+
+
+#: Distance rows of recent graphs (re-selections with new scores reuse their graph's).
+_DISTANCE_CACHE: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def distance_rows(
+    pg: PricingGraph, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_distance_rows` of every area (CSR), computed once per graph and population
+    bound, on ``threads`` threads (the result does not depend on them)."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for arr in (pg.indptr, pg.indices, pg.population):
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    digest.update(np.float64(pg.max_population).tobytes())
+    key = digest.digest()
+    hit = _DISTANCE_CACHE.get(key)
+    if hit is not None:
+        return hit
+    n = pg.n
+    n_threads = max(1, min(_threads(threads), n))
+    cuts = np.linspace(0, n, n_threads + 1).astype(np.int64)
+
+    def run(t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _distance_rows(int(cuts[t]), int(cuts[t + 1]), pg.indptr, pg.indices,
+                              pg.population, pg.max_population)
+
+    if n_threads == 1:
+        parts = [run(0)]
+    else:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            parts = list(pool.map(run, range(n_threads)))
+    offsets = np.cumsum([0] + [len(p[1]) for p in parts])
+    ptr = np.concatenate([[0]] + [p[0][1:] + off for p, off in zip(parts, offsets, strict=False)])
+    rows = (ptr.astype(np.int64), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
+    while len(_DISTANCE_CACHE) >= 4:
+        _DISTANCE_CACHE.pop(next(iter(_DISTANCE_CACHE)))
+    _DISTANCE_CACHE[key] = rows
+    return rows
+
+
+@njit(cache=True)
+def _reach_from(
+    dep: int,
+    t_new: int,
+    bl: np.ndarray,
+    pos: np.ndarray,
+    dmat: np.ndarray,
+    dfilled: np.ndarray,
+    reach: np.ndarray,
+    reach_d: np.ndarray,
+    reach_n: np.ndarray,
+    inball: np.ndarray,
+    dptr: np.ndarray,
+    didx: np.ndarray,
+    dval: np.ndarray,
+    cap: float,
+    first: bool,
+) -> None:  # pragma: no cover - compiled
+    """The reachable list of ``S + {bl[t_new]}`` (level ``dep + 1``) from level ``dep``.
+
+    An area ``w`` can join a connected ``S`` holding at most ``upper`` residents only if a
+    path from some member reaches it within the free residents ``cap``: the list keeps the
+    ball areas (in ball order) whose fewest-residents path from ``S`` is at most ``cap``
+    (paths may use any area, so this only ever keeps too many: the bound stays valid).
+    ``first``: level 1 from the root alone.
+    """
+    nb = bl.shape[0]
+    if not dfilled[t_new]:
+        row = dmat[t_new]
+        for t in range(nb):
+            row[t] = np.inf
+        row[t_new] = 0.0
+        v = bl[t_new]
+        for q in range(dptr[v], dptr[v + 1]):
+            w = didx[q]
+            if inball[w]:
+                row[pos[w]] = dval[q]
+        dfilled[t_new] = True
+    row = dmat[t_new]
+    m = 0
+    if first:
+        for t in range(nb):
+            if t != t_new and row[t] <= cap:
+                reach[dep + 1, m] = t
+                reach_d[dep + 1, m] = row[t]
+                m += 1
+    else:
+        for q in range(reach_n[dep]):
+            t = reach[dep, q]
+            if t == t_new:
+                continue
+            d = reach_d[dep, q]
+            if row[t] < d:
+                d = row[t]
+            if d <= cap:
+                reach[dep + 1, m] = t
+                reach_d[dep + 1, m] = d
+                m += 1
+    reach_n[dep + 1] = m
+
+
+@njit(cache=True, nogil=True)
 def _search_roots(
     roots: np.ndarray,
     order: np.ndarray,
@@ -356,6 +509,9 @@ def _search_roots(
     enum_all: bool,
     per_root: int,
     max_records: int,
+    dptr: np.ndarray,
+    didx: np.ndarray,
+    dval: np.ndarray,
 ) -> tuple[
     int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
 ]:  # pragma: no cover - compiled
@@ -381,6 +537,7 @@ def _search_roots(
     bcnt = np.zeros(max(rho.shape[0], 1), np.int64)
     fs = np.zeros(3)
     ist = np.zeros(3, np.int64)
+    pos = np.zeros(n, np.int64)
     r_nodes = np.zeros(n_roots, np.int64)
     r_hit = np.zeros(n_roots, np.bool_)
     r_bound = np.zeros(n_roots)
@@ -397,8 +554,18 @@ def _search_roots(
         nb = bl.shape[0]
         for t in range(nb):
             inball[bl[t]] = True
+            pos[bl[t]] = t
+        # the areas still reachable from S within the free residents, per |S| (in ball order)
+        dmat = np.empty((nb, nb))
+        dfilled = np.zeros(nb, np.bool_)
+        reach = np.empty((nb + 1, nb), np.int64)
+        reach_d = np.empty((nb + 1, nb))
+        reach_n = np.zeros(nb + 2, np.int64)
         stack_v = np.empty(nb + 1, np.int64)
         stack_phase = np.empty(nb + 1, np.int8)
+        stack_q = np.empty(nb + 1, np.int64)
+        scan_from = 0
+        chosen_q = 0
         s_list = np.empty(nb + 1, np.int64)
         sp = 0
         fs[0] = 0.0
@@ -415,6 +582,8 @@ def _search_roots(
         loc_members = []
         loc_ptr = [0]
         loc_rc = []
+        _reach_from(0, 0, bl, pos, dmat, dfilled, reach, reach_d, reach_n, inball, dptr, didx,
+                    dval, upper - pop[r], True)
         _include(r, fs, ist, status, s_list, indptr, indices, edge_of_arc, u_edge, te, cnt_s,
                  borough, rho, bcnt, group_of, gamma, pop, net)
         descend = True
@@ -458,8 +627,9 @@ def _search_roots(
                             loc_rc.append(rc)
                     cap = upper - fs[2]
                     ub = fs[0] + 0.5 * fs[1]
-                    for t in range(nb):
-                        w = bl[t]
+                    dep = ist[0]
+                    for q in range(reach_n[dep]):
+                        w = bl[reach[dep, q]]
                         if opt[w] <= 0.0:
                             break
                         if status[w] != 0:
@@ -478,19 +648,28 @@ def _search_roots(
                     break
                 chosen = -1
                 if not prune:
-                    for t in range(nb):
-                        w = bl[t]
+                    # the first free frontier area in density order; after an exclusion S is
+                    # unchanged, so the areas before the excluded one are still unusable
+                    dep = ist[0]
+                    for q in range(scan_from, reach_n[dep]):
+                        w = bl[reach[dep, q]]
                         if status[w] != 0 or cnt_s[w] == 0 or fs[2] + pop[w] > upper:
                             continue
                         gw = group_of[w]
                         if gw >= 0 and ist[1] >= 0 and gw != ist[1]:
                             continue  # a CAN holds at most one locked group
                         chosen = w
+                        chosen_q = q
                         break
                 if chosen >= 0:
                     stack_v[sp] = chosen
+                    stack_q[sp] = chosen_q
                     stack_phase[sp] = 1
+                    scan_from = 0
                     sp += 1
+                    _reach_from(ist[0], pos[chosen], bl, pos, dmat, dfilled, reach, reach_d,
+                                reach_n, inball, dptr, didx, dval,
+                                upper - fs[2] - pop[chosen], False)
                     _include(chosen, fs, ist, status, s_list, indptr, indices, edge_of_arc,
                              u_edge, te, cnt_s, borough, rho, bcnt, group_of, gamma, pop, net)
                     continue
@@ -503,6 +682,7 @@ def _search_roots(
                         borough, rho, bcnt, group_of, gamma, pop, net)
                 status[v] = 2
                 stack_phase[sp - 1] = 2
+                scan_from = stack_q[sp - 1] + 1
                 descend = True
             else:
                 status[v] = 0
@@ -597,13 +777,14 @@ def price(
         pg.allowed, lower, upper, float(mu), thr, enum_all,
     )
     n_threads = max(1, min(_threads(threads), len(roots)))
+    dptr, didx, dval = distance_rows(pg, threads)
 
     def run(part: np.ndarray) -> tuple[Any, ...]:
         return _search_roots(
             part, order, rank, opt, pg.indptr, pg.indices, pg.edge_of_arc, u_e, pg.borough,
             rho_c, pg.group_of, gamma_c, pg.group_ptr, pg.group_members, pg.population, net_c,
             pg.allowed, lower, upper, float(mu), int(node_limit), thr, enum_all,
-            int(per_root), int(max_records),
+            int(per_root), int(max_records), dptr, didx, dval,
         )
 
     parts = [np.ascontiguousarray(roots[t::n_threads]) for t in range(n_threads)]
