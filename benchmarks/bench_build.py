@@ -13,6 +13,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,8 +48,12 @@ def run_once(scenario: str, mirror: str, overrides: dict) -> dict:
             str(Path(tmp) / "raw"),
             json.dumps(overrides),
         ]
+        t0 = time.perf_counter()
         done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=REPO)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        process_s = time.perf_counter() - t0
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["process_s"] = round(process_s, 3)  # whole process: interpreter, imports, build, exit
+    return out
 
 
 def main() -> None:
@@ -75,14 +80,17 @@ def main() -> None:
 
 def report(scenario: str, area: str | None, runs: list[dict]) -> None:
     """Print the best run's stage timings and the peak RSS over all runs."""
-    best = min(runs, key=lambda r: r["total_s"])
+    best = min(runs, key=lambda r: r["process_s"])
     where = f" --area {area}" if area else ""
     print(
         f"canrank build --scenario {scenario}{where} ({best['lsoas']} LSOAs, {best['method']}: "
         f"{best.get('status')}, objective {best['objective']:,.2f})"
     )
-    all_runs = ", ".join(f"{r['total_s']:.2f}" for r in runs)
-    print(f"  total (best of {len(runs)}): {best['total_s']:.2f} s; all runs: {all_runs} s")
+    all_runs = ", ".join(f"{r['process_s']:.2f}" for r in runs)
+    print(
+        f"  whole process (best of {len(runs)}): {best['process_s']:.2f} s; all runs: "
+        f"{all_runs} s; the build() call alone {best['total_s']:.2f} s"
+    )
     print(f"  peak RSS: {max(r['peak_rss_mb'] for r in runs):.0f} MB")
     for stage, seconds in best["stages"].items():
         print(f"  {stage:<11} {seconds:7.3f} s")

@@ -13,11 +13,13 @@ mirror, $CANRANK_MIRROR or ../shared/data, unless --build names an existing Lond
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,13 @@ def _peak_mib() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _pin_all_threads(cpus: set[int]) -> None:
+    """Set the CPU affinity of every thread of this process (Linux)."""
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # a thread that ended
+            os.sched_setaffinity(int(tid), cpus)
 
 
 def _open(args: argparse.Namespace, tmp: str) -> Any:
@@ -85,6 +94,10 @@ def _cluster_run(inputs: Any, workers: int, draws: int, seed: int) -> dict[str, 
         ) as cluster,
         Client(cluster) as client,
     ):
+        # each worker's pricing threads get its share of the cores (as run_sensitivity does)
+        cores = len(os.sched_getaffinity(0))
+        inputs = replace(inputs, options={**inputs.options,
+                                          "threads": max(1, cores // workers)})
         remote = client.scatter(inputs, broadcast=True)
         t0 = time.perf_counter()
         futures = [client.submit(_timed_draw, remote, seed, d, pure=False) for d in range(draws)]
@@ -133,12 +146,12 @@ def main() -> None:
 
     # one core: this process pinned to one CPU (pricing then runs on one thread), draws in turn
     cpus = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cpus[0]})
+    _pin_all_threads({cpus[0]})  # every thread of the process (BLAS and solver pools too)
     try:
         _timed_draw(inputs, 2, 0)  # load compiled code and the graph's distance rows
         one = [_timed_draw(inputs, 2, d) for d in range(args.one_core_draws)]
     finally:
-        os.sched_setaffinity(0, set(cpus))
+        _pin_all_threads(set(cpus))
     walls = [w for w, _, _ in one]
     print(
         f"one core (process pinned to CPU {cpus[0]}): {len(one)} exact draws, median "

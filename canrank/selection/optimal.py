@@ -454,7 +454,7 @@ def select_optimal(
     problem: SelectionProblem,
     *,
     seeds: int = 200,
-    pool_seeds: int = 1500,
+    pool_seeds: int = 500,
     node_limit: int = 2_000_000,
     max_rounds: int = 200,
     columns_per_round: int = 2000,
@@ -523,11 +523,16 @@ def select_optimal(
     if run.master is None:  # every CAN is fixed by local knowledge
         run.details["rounds"] = 0
         return run.selection(start)
-    run.seed_pool(warm_start)
-    run.column_generation(progress, warm_start)
-    if not run.proven:
-        run.integer_master(progress)
-        run.final_proof(progress)
+    from threadpoolctl import threadpool_limits
+
+    # the vector products here are small: BLAS threads would only spin against the pricing
+    # threads for the same cores
+    with threadpool_limits(limits=1, user_api="blas"):
+        run.seed_pool(warm_start)
+        run.column_generation(progress, warm_start)
+        if not run.proven:
+            run.integer_master(progress)
+            run.final_proof(progress)
     return run.selection(start)
 
 

@@ -482,6 +482,31 @@ def _reach_from(
     reach_n[dep + 1] = m
 
 
+@njit(cache=True)
+def _edges_to(
+    v: int,
+    in_s: bool,
+    status: np.ndarray,
+    inball: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    edge_of_arc: np.ndarray,
+    u_edge: np.ndarray,
+) -> float:  # pragma: no cover - compiled
+    """Sum of the duals of ``v``'s edges to members of S (``in_s``), or else to areas that can
+    never join (excluded, or outside the root's ball)."""
+    total = 0.0
+    for a in range(indptr[v], indptr[v + 1]):
+        w = indices[a]
+        st = status[w]
+        if in_s:
+            if st == 1:
+                total += u_edge[edge_of_arc[a]]
+        elif st == 2 or (st == 0 and not inball[w]):
+            total += u_edge[edge_of_arc[a]]
+    return total
+
+
 @njit(cache=True, nogil=True)
 def _search_roots(
     roots: np.ndarray,
@@ -586,6 +611,9 @@ def _search_roots(
                     dval, upper - pop[r], True)
         _include(r, fs, ist, status, s_list, indptr, indices, edge_of_arc, u_edge, te, cnt_s,
                  borough, rho, bcnt, group_of, gamma, pop, net)
+        # duals of boundary edges whose outer end can never join (excluded or outside the
+        # ball): the bound may not count half of them back
+        lost = _edges_to(r, False, status, inball, indptr, indices, edge_of_arc, u_edge)
         descend = True
         while True:
             if descend:
@@ -626,7 +654,7 @@ def _search_roots(
                             loc_ptr.append(len(loc_members))
                             loc_rc.append(rc)
                     cap = upper - fs[2]
-                    ub = fs[0] + 0.5 * fs[1]
+                    ub = fs[0] + 0.5 * max(fs[1] - lost, 0.0)
                     dep = ist[0]
                     for q in range(reach_n[dep]):
                         w = bl[reach[dep, q]]
@@ -672,19 +700,27 @@ def _search_roots(
                                 upper - fs[2] - pop[chosen], False)
                     _include(chosen, fs, ist, status, s_list, indptr, indices, edge_of_arc,
                              u_edge, te, cnt_s, borough, rho, bcnt, group_of, gamma, pop, net)
+                    lost += _edges_to(chosen, False, status, inball, indptr, indices,
+                                      edge_of_arc, u_edge)
                     continue
                 descend = False
             if sp == 0:
                 break
             v = stack_v[sp - 1]
             if stack_phase[sp - 1] == 1:
+                lost -= _edges_to(v, False, status, inball, indptr, indices, edge_of_arc,
+                                  u_edge)
                 _remove(v, fs, ist, status, indptr, indices, edge_of_arc, u_edge, te, cnt_s,
                         borough, rho, bcnt, group_of, gamma, pop, net)
                 status[v] = 2
+                lost += _edges_to(v, True, status, inball, indptr, indices, edge_of_arc,
+                                  u_edge)
                 stack_phase[sp - 1] = 2
                 scan_from = stack_q[sp - 1] + 1
                 descend = True
             else:
+                lost -= _edges_to(v, True, status, inball, indptr, indices, edge_of_arc,
+                                  u_edge)
                 status[v] = 0
                 sp -= 1
         while sp > 0:  # unwind after a node-limit stop
