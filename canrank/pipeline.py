@@ -195,8 +195,16 @@ def _start_map_coverage(study: Any, simplify_m: float) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     def warm() -> None:
+        import contextlib
+        import os
+        import threading
+
         from canrank.maps.payload import lsoa_coverage, prepare
 
+        # a lower priority for this thread only: it fills the cores the build leaves idle
+        # rather than slowing the selection, which is on the critical path (Linux; else a no-op)
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         lsoa_coverage(study.lsoa, simplify_m)  # the slow part first
         frame = study.lsoa
         if study.wards is not None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from map_fixtures import (
     HOSTILE,
     HOSTILE_IMG,
@@ -77,6 +78,55 @@ def test_encode_round_trips_to_quantised_coordinates() -> None:
     np.testing.assert_allclose(
         _decode(enc[0][0]), np.asarray(poly.exterior.coords)[:-1], atol=geo.QUANTUM
     )
+
+
+def test_encode_many_equals_encode_one_by_one() -> None:
+    """The vectorised encoder writes exactly what the plain one writes, odd shapes included."""
+    rng = np.random.default_rng(3)
+    shapes: list[shapely.Geometry | None] = []
+    for _ in range(40):  # jittered polygons, some with holes, some in several parts
+        x, y = rng.uniform(-0.5, 0.5), rng.uniform(51.2, 51.7)
+        segs = int(rng.integers(1, 9))
+        outer = shapely.Point(x, y).buffer(rng.uniform(1e-4, 1e-2), quad_segs=segs)
+        if rng.random() < 0.3:
+            outer = outer.difference(shapely.Point(x, y).buffer(5e-5))
+        if rng.random() < 0.3:
+            outer = shapely.union_all([outer, shapely.box(x + 0.02, y, x + 0.021, y + 0.001)])
+        shapes.append(outer)
+    shapes += [
+        None,
+        shapely.Polygon(),
+        shapely.box(0, 0, 2e-6, 2e-6),  # collapses below three quantised vertices
+        shapely.box(0, 0, 1, 1).difference(shapely.box(0.4, 0.4, 0.400002, 0.400002)),
+        shapely.Polygon([(0, 0), (1e-6, 0), (1, 0), (1, 1), (1, 1), (0, 1)]),  # repeated vertex
+        shapely.LineString([(0, 0), (1, 1)]),  # not a polygon: the plain encoder's answer
+    ]
+    arr = np.array(shapes, dtype=object)
+    assert geo.encode_many(arr) == [geo.encode(g) for g in arr]
+
+
+def test_coverage_test_tells_a_coverage_from_loose_neighbours() -> None:
+    """The quick test only ever says "not a coverage" when the areas share few vertices."""
+    boxes = np.array([shapely.box(i, j, i + 1, j + 1) for i in range(10) for j in range(10)],
+                     dtype=object)
+    assert shapely.coverage_is_valid(boxes)
+    assert not geo._surely_not_coverage(boxes)
+    rng = np.random.default_rng(0)
+    loose = np.array([shapely.affinity.translate(b, *rng.normal(0, 1e-3, 2)) for b in boxes],
+                     dtype=object)
+    assert geo._surely_not_coverage(loose)
+    assert not shapely.coverage_is_valid(loose)
+
+
+def test_coverage_is_computed_once_per_content() -> None:
+    lsoa, _ = grid()
+    raw = lsoa.geometry.to_numpy()
+    first = geo.coverage(raw, 5.0)
+    again = geo.coverage(np.array([shapely.from_wkb(shapely.to_wkb(g)) for g in raw]), 5.0)
+    assert again is first  # the same content: the memoised result
+    expected = geo.simplify_coverage(geo.build_coverage(raw), 5.0)
+    assert all(a.equals_exact(b, 0) for a, b in zip(first, expected, strict=True))
+    assert geo.coverage(raw, 6.0) is not first  # another tolerance is another coverage
 
 
 def test_inner_point_is_inside_a_concave_shape() -> None:

@@ -50,3 +50,37 @@ def test_names_without_wards_use_msoa_names() -> None:
     )
     names = name_cans(frame, np.array([1, 1, 1, 2]))
     assert names == {1: "Liverpool 023 & 031 (Liverpool)", 2: "Sefton 001 (Sefton)"}
+
+
+def test_ward_of_each_lsoa_is_the_nearest_ward_of_its_point() -> None:
+    """Points inside one ward, in a gap between wards and inside two overlapping wards: the
+    fast query gives what the nearest-ward join gives for every one of them."""
+    import geopandas as gpd
+    import shapely
+
+    from canrank.naming import assign_wards
+
+    wards = gpd.GeoDataFrame(
+        {"ward_name": ["West", "East", "Overlap", "Far"]},
+        geometry=[
+            shapely.box(0, 0, 100, 100),
+            shapely.box(110, 0, 200, 100),  # a 10 m gap from West
+            shapely.box(150, 50, 260, 150),  # overlaps East
+            shapely.box(500, 500, 600, 600),
+        ],
+        crs=27700,
+    )
+    centres = [(50, 50), (104, 50), (108, 50), (130, 20), (170, 80), (240, 140), (400, 400)]
+    lsoa = gpd.GeoDataFrame(
+        {"lsoa_code": [f"E0100000{i}" for i in range(len(centres))]},
+        geometry=[shapely.box(x - 1, y - 1, x + 1, y + 1) for x, y in centres],
+        crs=27700,
+        index=pd.Index(range(10, 10 + len(centres))),
+    )
+    got = assign_wards(lsoa, wards)
+    points = gpd.GeoDataFrame(geometry=lsoa.geometry.representative_point(), crs=27700)
+    joined = gpd.sjoin_nearest(points, wards[["ward_name", "geometry"]], how="left")
+    expected = joined[~joined.index.duplicated(keep="first")]["ward_name"]
+    assert got.index.equals(lsoa.index)
+    assert got.tolist() == expected.tolist()
+    assert got.tolist()[:4] == ["West", "West", "East", "East"]
