@@ -57,3 +57,25 @@ def london_build(mirror: Path, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("london") / "lcc-2017-proxies"
     raw = tmp_path_factory.mktemp("raw")
     return build(CONFIG, scenario="lcc-2017-proxies", mirror=mirror, out=out, raw_dir=raw)
+
+
+@pytest.fixture(scope="session")
+def london_compare(mirror: Path, london_build, tmp_path_factory: pytest.TempPathFactory):
+    """``canrank compare lcc-2017-proxies gla-2017-proxies`` once per session: the session's
+    lcc build is read (not rebuilt), gla is built beside it. Returns (CLI result, out folder)."""
+    from typer.testing import CliRunner
+
+    from canrank.cli import app
+
+    out = tmp_path_factory.mktemp("compare") / "cmp"
+    raw = tmp_path_factory.mktemp("compare-raw")
+    result = CliRunner().invoke(
+        app,
+        [
+            "compare", "lcc-2017-proxies", "gla-2017-proxies",
+            "--config", str(CONFIG),
+            "--builds", str(london_build.folder.parent),
+            "--mirror", str(mirror), "--raw-dir", str(raw), "--out", str(out),
+        ],
+    )  # fmt: skip
+    return result, out

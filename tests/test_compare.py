@@ -179,20 +179,11 @@ def test_cli_compare_needs_two_scenarios(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_london_commission_swap(mirror: Path, tmp_path: Path, london_build) -> None:
+def test_london_commission_swap(london_compare, london_build) -> None:
     """lcc-2017-proxies vs gla-2017-proxies: children in low-income families vs loneliness.
 
     The lcc build is the session's own (read, not rebuilt); gla is built once beside it."""
-    out = tmp_path / "cmp"
-    result = CliRunner().invoke(
-        app,
-        [
-            "compare", "lcc-2017-proxies", "gla-2017-proxies",
-            "--config", str(REPO / "config" / "indicators.yaml"),
-            "--builds", str(london_build.folder.parent),
-            "--mirror", str(mirror), "--raw-dir", str(tmp_path / "raw"), "--out", str(out),
-        ],
-    )  # fmt: skip
+    result, out = london_compare
     assert result.exit_code == 0, result.output
     assert "building lcc-2017-proxies" not in result.output  # the session's build was reused
     lcc = pd.read_csv(out / "compare_cans.csv").dropna(subset=["can_a"])

@@ -459,6 +459,51 @@ def test_compare_highlights_exactly_the_given_matches(tmp_path: Path, size: str)
         _assert_clean(log)
 
 
+@pytest.mark.realdata
+@pytest.mark.parametrize("size", SIZES)
+def test_london_compare_map_highlights_the_reported_changes(london_compare, size: str) -> None:
+    """The real lcc-2017-proxies vs gla-2017-proxies comparison: each panel highlights exactly
+    the CANs the comparison's own table reports as unmatched, and nothing else."""
+    import pandas as pd
+
+    result, out = london_compare
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "compare_cans.csv")
+    only_a = sorted(int(v) for v in table.loc[table["status"] == "only_a", "can_a"])
+    only_b = sorted(int(v) for v in table.loc[table["status"] == "only_b", "can_b"])
+    n_both = int((table["status"] == "both").sum())
+    assert only_a and only_b and n_both  # the two weightings differ, but not entirely
+    width, height, mobile = SIZES[size]
+    with open_page(out / "compare_map.html", width=width, height=height, mobile=mobile) as (
+        page,
+        log,
+    ):
+        page.wait_for_function(READY, timeout=60_000)
+        assert page.evaluate("canrankMaps.length") == 2
+        changed = page.evaluate(
+            """() => canrankMaps.map(c => Array.from(c.map.getContainer()
+                .querySelectorAll('path.canrank-can-changed'))
+                .map(p => +p.getAttribute('data-can')).sort((x, y) => x - y))"""
+        )
+        assert changed == [only_a, only_b]
+        plain = page.evaluate(
+            """() => canrankMaps.map(c => c.map.getContainer()
+                .querySelectorAll('path.canrank-can:not(.canrank-can-changed)').length)"""
+        )
+        assert plain == [n_both, n_both]
+        hint = page.inner_text("#canrank-1-panel .canrank-compare-hint")
+        assert f"{len(only_a)} of {len(only_a) + n_both} CANs" in hint
+        if size == "phone":  # stacked, each the full width, panels folded
+            rects = page.evaluate(
+                "canrankMaps.map(c => { const r = c.map.getContainer().getBoundingClientRect(); "
+                "return [r.width, r.height]; })"
+            )
+            assert all(w >= width - 4 and h >= height * 0.4 for w, h in rects), rects
+            assert _covered_share(page) < 0.2
+        page.screenshot(path=str(ARTIFACTS / f"map-london-compare-{size}.png"))
+        _assert_clean(log)
+
+
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("expanded", [False, True])
 def test_axe_finds_no_serious_or_critical_violations(
