@@ -12,7 +12,6 @@ excluded; it is written here because libpysal's builders do not report the share
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from canrank.cores import available_cores
+
 __all__ = ["Contiguity"]
 
 
@@ -30,11 +31,7 @@ def _in_threads(func: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndar
     in two halves on two threads when the machine has the cores; the halves are joined in
     order, so the result is identical to one call."""
     n = len(arrays[0])
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    if cores < 2 or n < 512:
+    if available_cores() < 2 or n < 512:
         return np.asarray(func(*arrays))
     half = n // 2
     with ThreadPoolExecutor(max_workers=2) as pool:

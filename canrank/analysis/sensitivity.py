@@ -886,12 +886,10 @@ def _executor(
         )
         if inputs.method == "optimal":  # share this machine's cores between the workers'
             # pricing threads (the selections do not depend on the thread count)
-            try:
-                cores = len(os.sched_getaffinity(0))
-            except AttributeError:  # pragma: no cover - not Linux
-                cores = os.cpu_count() or 1
+            from canrank.cores import available_cores
+
             inputs = replace(inputs, options={**inputs.options,
-                                              "threads": max(1, cores // workers)})
+                                              "threads": max(1, available_cores() // workers)})
         client = Client(cluster)
         mode = "local-cluster"
     elif isinstance(scheduler, Client):

@@ -111,14 +111,14 @@ def _cell(value: Any) -> Any:
 def _column_cells(column: pd.Series) -> list[Any]:
     """``[_cell(v) for v in column]``, by whole columns for plain numbers (the common case)."""
     kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else ""
-    if kind in "iub" and kind:
-        return list(column.tolist())
+    if kind and kind in "iub":
+        return column.tolist()
     if kind == "f":
         arr = column.to_numpy()
         values = arr.tolist()
         for k in np.flatnonzero(~np.isfinite(arr)).tolist():
             values[k] = _cell(values[k])
-        return list(values)
+        return values
     return [_cell(v) for v in column.tolist()]
 
 
@@ -219,11 +219,9 @@ class _Sheet:
             ),
             "</cols><sheetData>",
         ]
-        styles = [self.styles[j] if j < len(self.styles) else 0 for j in range(n_cols)]
-        # the style attribute per column for numbers and for texts (see ``_style``)
-        num_attr = [f' s="{st}"' if st else "" for st in styles]
-        text_attr = [a if st in (_HEADER, _WRAP) else "" for a, st in zip(num_attr, styles,
-                                                                            strict=True)]
+        # the style attribute of a number in each column (texts go through ``_style``)
+        num_attr = [f' s="{st}"' if st else "" for st in self.styles]
+        num_attr += [""] * (n_cols - len(num_attr))
         for i, row in enumerate(self.rows, start=1):
             if i == 1 and self.autofilter:
                 cells = "".join(_value_xml(f"{letters[j]}{i}", v, _HEADER)
@@ -239,9 +237,6 @@ class _Sheet:
                     continue
                 elif tv is int:
                     out.append(f'<c r="{letters[j]}{i}"{num_attr[j]}><v>{v}</v></c>')
-                elif tv is str:
-                    out.append(_value_xml(f"{letters[j]}{i}", v, 0) if not text_attr[j]
-                               else _value_xml(f"{letters[j]}{i}", v, styles[j]))
                 else:
                     out.append(_value_xml(f"{letters[j]}{i}", v, self._style(j, v)))
             parts.append(f'<row r="{i}">{"".join(out)}</row>')

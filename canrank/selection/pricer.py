@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -768,11 +767,9 @@ def _threads(threads: int | None) -> int:
     """Worker threads for pricing: ``threads`` or, by default, the cores available (<= 2)."""
     if threads is not None:
         return max(1, int(threads))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(2, cores))
+    from canrank.cores import available_cores
+
+    return min(2, available_cores())
 
 
 def price(
